@@ -1,0 +1,59 @@
+"""Interchangeable training backends behind one small interface, picked by name.
+
+Adding a backend means one module here and one line in ``_MODULES`` (plus its conf/backend file).
+Each backend's module is imported only when asked for, so the numpy path never loads torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Protocol
+
+import numpy as np
+
+from ..device import resolve_device
+from ..errors import check_choice, check_number
+from ..optim import TrainSettings, Trajectory
+
+_MODULES = {
+    "numpy": "linreg.core.backends.numpy_backend",
+    "python": "linreg.core.backends.python_backend",
+    "torch": "linreg.core.backends.torch_backend",
+}
+BACKENDS = tuple(_MODULES)
+
+
+class Backend(Protocol):
+    """Full-batch or mini-batch gradient descent from ``theta0`` = (b, w) on one device."""
+
+    def fit(
+        self, X: np.ndarray, y: np.ndarray, theta0: np.ndarray, s: TrainSettings, device: str
+    ) -> Trajectory: ...
+
+
+def get_backend(name: str) -> Backend:
+    check_choice("backend", name, BACKENDS)
+    return importlib.import_module(_MODULES[name])  # type: ignore[return-value]
+
+
+def fit(
+    X: np.ndarray,
+    y: np.ndarray,
+    theta0: np.ndarray,
+    settings: TrainSettings,
+    backend: str = "numpy",
+) -> Trajectory:
+    """Train from ``theta0`` and return the whole trajectory.  Checks everything before work."""
+    impl = get_backend(backend)
+    X = np.asarray(X)
+    y = np.asarray(y).reshape(-1)
+    theta0 = np.asarray(theta0, dtype=np.float64).reshape(-1)
+    if X.ndim != 2 or X.shape[0] != y.shape[0]:
+        raise ValueError(f"X must be (n, m) with n = len(y); got X{X.shape}, y{y.shape}")
+    n, m = X.shape
+    check_number("n_samples", n, ge=2, integer=True)
+    if theta0.shape != (m + 1,):
+        raise ValueError(f"theta0 must have m + 1 = {m + 1} values (bias first), got {theta0.size}")
+    settings.check_against(n)
+    device = resolve_device(settings.device, backend)
+    return impl.fit(X, y, theta0, settings, device)

@@ -1,0 +1,89 @@
+"""Bad-input errors in scikit-learn's shape: the parameter, what is allowed, what was given.
+
+Every check in the core raises :class:`LinregError`; the pipeline prints ``str(err)`` as one line
+and exits non-zero.  ``param`` is the core's own name for the value (``lr``); the pipeline maps it
+to the config key the user typed (``train.lr``) with :meth:`LinregError.renamed`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from numbers import Integral, Real
+from typing import Any
+
+
+class LinregError(ValueError):
+    """A value the user gave is not allowed.  ``str()`` is the whole, one-line message."""
+
+    def __init__(self, param: str, allowed: str, given: Any, *, note: str = "") -> None:
+        self.param, self.allowed, self.given, self.note = param, allowed, given, note
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        given = self.given if isinstance(self.given, str) and self.given.startswith("<") else repr(
+            self.given
+        )
+        text = f"{self.param} must be {self.allowed}, got {given}"
+        return f"{text} ({self.note})" if self.note else text
+
+    def renamed(self, param: str) -> LinregError:
+        """The same error, naming the parameter as the caller knows it."""
+        err = type(self)(param, self.allowed, self.given, note=self.note)
+        return err
+
+    def __reduce__(self):  # picklable across joblib/ray workers
+        return (_rebuild, (type(self), self.param, self.allowed, self.given, self.note))
+
+
+def _rebuild(cls, param, allowed, given, note):
+    return cls(param, allowed, given, note=note)
+
+
+class UnsupportedCombination(LinregError):
+    """A valid choice that cannot run here (numpy on cuda, cuda absent): a sweep skips it."""
+
+
+def check_number(
+    param: str,
+    value: Any,
+    *,
+    gt: float | None = None,
+    ge: float | None = None,
+    lt: float | None = None,
+    le: float | None = None,
+    integer: bool = False,
+) -> Any:
+    """Return ``value`` if it is a finite (integer) number inside the bounds, else raise."""
+    bounds = []
+    if gt is not None:
+        bounds.append(f"> {gt:g}")
+    if ge is not None:
+        bounds.append(f">= {ge:g}")
+    if lt is not None:
+        bounds.append(f"< {lt:g}")
+    if le is not None:
+        bounds.append(f"<= {le:g}")
+    kind = "an integer" if integer else "a number"
+    allowed = f"{kind} {' and '.join(bounds)}".strip()
+    ok_type = isinstance(value, Integral) if integer else isinstance(value, Real)
+    if isinstance(value, bool) or not ok_type:
+        raise LinregError(param, allowed, value)
+    if not integer and not math.isfinite(value):
+        raise LinregError(param, allowed, value)
+    if (
+        (gt is not None and not value > gt)
+        or (ge is not None and not value >= ge)
+        or (lt is not None and not value < lt)
+        or (le is not None and not value <= le)
+    ):
+        raise LinregError(param, allowed, value)
+    return int(value) if integer else float(value)
+
+
+def check_choice(param: str, value: Any, choices: Iterable[str]) -> str:
+    """Return ``value`` if it is one of ``choices``, else raise listing them."""
+    choices = list(choices)
+    if value not in choices:
+        raise LinregError(param, "one of " + ", ".join(choices), value)
+    return value
