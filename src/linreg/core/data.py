@@ -9,6 +9,7 @@ sweep starts from the same point.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from dataclasses import asdict, dataclass, field
@@ -88,7 +89,7 @@ class Dataset:
     def n_features(self) -> int:
         return self.X.shape[1]
 
-    @property
+    @functools.cached_property
     def digest(self) -> str:
         """sha256 over the arrays' bytes and theta0: same spec, same digest."""
         h = hashlib.sha256()

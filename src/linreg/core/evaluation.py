@@ -27,23 +27,35 @@ def design(X: np.ndarray) -> np.ndarray:
 
 
 def least_squares(A: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """argmin ||A x - y||, stable to about 1e-15 * cond(A) and refined beyond it."""
+    """argmin ||A x - y||, stable to about 1e-15 * cond(A) and refined beyond it.
+
+    Columns are scaled by powers of two (exact, so the scaled problem is the same problem), solved
+    by QR, then refined on the augmented system [I A; A^T 0] [r; x] = [y; 0] with its residuals in
+    extended precision (Bjorck): refining x alone stalls at about 1e-16 * cond(A)^2 * ||r||.
+    """
     from scipy.linalg import solve_triangular
 
     A = np.asarray(A, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
-    scale = np.linalg.norm(A, axis=0)
-    scale[scale == 0] = 1.0
+    norms = np.linalg.norm(A, axis=0)
+    norms[norms == 0] = 1.0
+    scale = np.exp2(np.frexp(norms)[1].astype(np.float64))
     As = A / scale
     Q, R = np.linalg.qr(As)
     if np.min(np.abs(np.diag(R))) <= 1e-14 * np.max(np.abs(np.diag(R))):
         # rank deficient: the minimum-norm solution by SVD
         return np.linalg.lstsq(As, y, rcond=None)[0] / scale
     x = solve_triangular(R, Q.T @ y)
+    r = y - As @ x
     Al, yl = As.astype(np.longdouble), y.astype(np.longdouble)
-    for _ in range(2):  # refinement: residual in extended precision, correction by the same QR
-        r = (yl - Al @ x.astype(np.longdouble)).astype(np.float64)
-        x = x + solve_triangular(R, Q.T @ r)
+    for _ in range(3):
+        xl, rl = x.astype(np.longdouble), r.astype(np.longdouble)
+        f = (yl - rl - Al @ xl).astype(np.float64)  # r + A x = y
+        g = (-(Al.T @ rl)).astype(np.float64)  # A^T r = 0
+        h = solve_triangular(R, g, trans="T")
+        d = Q.T @ f - h
+        x = x + solve_triangular(R, d)
+        r = r + (f - Q @ d)
     return x / scale
 
 

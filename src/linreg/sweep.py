@@ -1,0 +1,243 @@
+"""Before and after a Hydra run: validate every combination, open the parent run, sum it up.
+
+``prepare`` expands the command line exactly as Hydra's basic sweeper will, composes each
+combination and adapts it with :func:`linreg.config.job_from_cfg`, so a typo or a bad value in
+any run stops the whole command with one line before anything is trained or recorded.  For a
+multirun it then creates the MLflow store's schema (once, before any parallel worker starts), the
+parent run and the sweep manifest, and hands the launcher the overrides that tie each run to them.
+``finish`` reads the runs' results back, writes the summary, fills the parent run and returns the
+exit status.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import CONF_DIR, check_runnable, job_from_cfg
+from .core.datafiles import write_json_atomic
+from .core.errors import LinregError
+
+MANIFEST = "sweep.json"
+HYDRA_FLAGS_WE_HANDLE = {"-m", "--multirun"}
+FIVE = ("backend", "loss", "train.lr", "train.epochs", "device")
+
+
+class UsageError(Exception):
+    """A bad command line; ``str()`` is the one line to print."""
+
+
+@dataclass
+class Plan:
+    argv: list[str]
+    multirun: bool
+    out_dirs: list[Path] = field(default_factory=list)
+    run_names: list[str] = field(default_factory=list)
+    sweep_dir: Path | None = None
+    sweep_name: str | None = None
+    parent_run_id: str | None = None
+    tracking: dict = field(default_factory=dict)
+
+
+def explain(exc: BaseException) -> str:
+    """Hydra's and OmegaConf's errors as one line naming the key, what is allowed and the value."""
+    from hydra.errors import MissingConfigException
+    from omegaconf.errors import ConfigKeyError, ValidationError
+
+    if isinstance(exc, LinregError):
+        return str(exc)
+    if isinstance(exc, MissingConfigException) and exc.options:
+        group = (exc.missing_cfg_file or "").split("/")[0] or "config group"
+        given = (exc.missing_cfg_file or "").split("/")[-1]
+        return f"{group} must be one of {', '.join(exc.options)}, got {given!r}"
+    cause = exc.__cause__ or exc
+    if isinstance(cause, ConfigKeyError) and getattr(cause, "full_key", None):
+        key = cause.full_key
+        parent = key.rsplit(".", 1)[0] if "." in key else ""
+        return f"{key} is not a setting: {parent or 'the config'} takes {_keys_of(parent)}"
+    if isinstance(cause, ValidationError) and getattr(cause, "full_key", None):
+        msg = str(cause).splitlines()[0]
+        return f"{cause.full_key}: {msg}"
+    return " ".join(str(exc).split("\n")[0:1]) or type(exc).__name__
+
+
+def _keys_of(section: str) -> str:
+    from .config import LinregConf
+
+    node = LinregConf()
+    for part in filter(None, section.split(".")):
+        node = getattr(node, part, None)
+    fields_ = getattr(node, "__dataclass_fields__", {})
+    return ", ".join(sorted(fields_)) or "no such key"
+
+
+def _split(argv: list[str]) -> tuple[bool, list[str], bool]:
+    """(multirun, overrides, passthrough): flags other than -m go to Hydra untouched."""
+    multirun = any(a in HYDRA_FLAGS_WE_HANDLE for a in argv)
+    others = [a for a in argv if a.startswith("-") and a not in HYDRA_FLAGS_WE_HANDLE]
+    overrides = [a for a in argv if not a.startswith("-")]
+    return multirun, overrides, bool(others)
+
+
+def expand(overrides: list[str], multirun: bool) -> list[list[str]]:
+    """The list of override lists, one per run, as Hydra's basic sweeper makes it."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    sweeps = [o for o in parsed if o.is_sweep_override()]
+    if sweeps and not multirun:
+        raise UsageError(
+            f"{sweeps[0].input_line} is a sweep: add -m (--multirun) to run every value"
+        )
+    if not multirun:
+        return [overrides]
+    return BasicSweeper.split_arguments(parsed, None)[0]
+
+
+def _custom_sweeper(overrides: list[str]) -> bool:
+    return any(o.split("=")[0].lstrip("+") == "hydra/sweeper" for o in overrides)
+
+
+def prepare(argv: list[str]) -> Plan | None:
+    """Validate the command and set up the sweep; None when Hydra should handle it alone
+    (--help, --cfg, ...).  Raises UsageError or LinregError with the one line to print."""
+    multirun, overrides, passthrough = _split(argv)
+    if passthrough:
+        return None
+    if _custom_sweeper(overrides):  # Optuna & co. choose their own points: check the base config
+        combos = [[o for o in overrides if "," not in o.split("=", 1)[-1]]]
+    else:
+        combos = expand(overrides, multirun)
+    plan = Plan(argv=list(argv), multirun=multirun)
+    if multirun:
+        keys = {o.split("=")[0] for o in overrides}
+        if "tracking.sweep_name" not in keys:
+            digest = hashlib.sha256(" ".join(sorted(overrides)).encode()).hexdigest()[:8]
+            plan.argv.append(f"tracking.sweep_name=sweep-{digest}")
+        extra = [k for k in swept_keys(combos) if k not in FIVE]
+        if extra:
+            plan.argv.append("tracking.vary=[" + ",".join(extra) + "]")
+        added = plan.argv[len(argv):]
+        combos = [[*c, *added] for c in combos]
+    jobs, cfgs = _compose_all(combos)
+    if not multirun:
+        check_runnable(jobs[0])
+        plan.out_dirs = [Path(cfgs[0].hydra.run.dir)]
+        return plan
+    plan.sweep_name = cfgs[0].tracking.sweep_name
+    plan.sweep_dir = Path(cfgs[0].hydra.sweep.dir)
+    plan.tracking = dict(jobs[0].tracking)
+    plan.run_names = [j.run_name for j in jobs]
+    folders = [j.run_folder for j in jobs]
+    if len(set(folders)) != len(folders):
+        raise UsageError("two runs of this sweep would share a folder name; sweep fewer keys")
+    plan.out_dirs = [plan.sweep_dir / f for f in folders]
+    _open_parent(plan, overrides)
+    plan.argv.append(f"tracking.parent_run_id={plan.parent_run_id}")
+    return plan
+
+
+def _compose_all(combos: list[list[str]]):
+    from hydra import compose, initialize_config_dir
+
+    jobs, cfgs = [], []
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3", job_name="train"):
+        for combo in combos:
+            try:
+                cfg = compose("config", overrides=combo, return_hydra_config=True)
+                job = job_from_cfg(cfg)
+            except LinregError:
+                raise
+            except Exception as exc:
+                raise UsageError(explain(exc)) from None
+            jobs.append(job)
+            cfgs.append(cfg)
+    return jobs, cfgs
+
+
+def swept_keys(combos: list[list[str]]) -> list[str]:
+    """Keys whose value differs between runs, in command-line order."""
+    seen: dict[str, set] = {}
+    for combo in combos:
+        for o in combo:
+            key, _, value = o.partition("=")
+            seen.setdefault(key.lstrip("+~"), set()).add(value)
+    return [k for k, v in seen.items() if len(v) > 1]
+
+
+def _open_parent(plan: Plan, overrides: list[str]) -> None:
+    from . import graphs
+    from .tracking import dvc_experiment, git_commit, open_store, resolve_uri
+
+    store = open_store(resolve_uri(plan.tracking["uri"]), plan.tracking["experiment"])
+    plan.parent_run_id = store.start_run(
+        f"{plan.sweep_name} · {len(plan.out_dirs)} runs",
+        tags={"kind": "sweep", "git_commit": git_commit(), "dvc_experiment": dvc_experiment(),
+              "sweep_dir": str(plan.sweep_dir), "status": "running"},
+    )
+    store.log_params(plan.parent_run_id, {"overrides": " ".join(overrides) or "(none)",
+                                          "n_runs": len(plan.out_dirs)})
+    plan.sweep_dir.mkdir(parents=True, exist_ok=True)
+    for d in plan.out_dirs:  # a stale result must never pass for this sweep's
+        (d / "result.json").unlink(missing_ok=True)
+    write_json_atomic(plan.sweep_dir / MANIFEST, {
+        "sweep_name": plan.sweep_name, "parent_run_id": plan.parent_run_id,
+        "tracking_uri": store.uri, "experiment": plan.tracking["experiment"],
+        "overrides": overrides, "runs": [d.name for d in plan.out_dirs],
+        "run_names": plan.run_names,
+    })
+    if not graphs.dot_available():
+        import warnings
+
+        warnings.warn(graphs.INSTALL_HINT, stacklevel=1)
+
+
+def read_results(sweep_dir: Path) -> tuple[dict, list[dict]]:
+    """The manifest and each run's result; a run without result.json counts as failed."""
+    manifest = json.loads((sweep_dir / MANIFEST).read_text())
+    results = []
+    for folder, name in zip(manifest["runs"], manifest["run_names"]):
+        path = sweep_dir / folder / "result.json"
+        if path.is_file():
+            results.append(json.loads(path.read_text()))
+        else:
+            results.append({"run_name": name, "run_folder": folder, "status": "failed",
+                            "reason": "no result.json: the run was interrupted"})
+    return manifest, results
+
+
+def counts(results: list[dict]) -> dict[str, int]:
+    out = {"ok": 0, "diverged": 0, "skipped": 0, "failed": 0}
+    for r in results:
+        out[r["status"]] = out.get(r["status"], 0) + 1
+    return out
+
+
+def finish(plan: Plan) -> int:
+    """Summarise the sweep into its folder and its parent run; the exit status (1 if any run
+    failed)."""
+    from . import summary
+    from .tracking import open_store, resolve_uri
+
+    manifest, results = read_results(plan.sweep_dir)
+    c = counts(results)
+    table = summary.frame(results)
+    summary.write_csv(table, plan.sweep_dir / "summary.csv")
+    store = open_store(resolve_uri(plan.tracking["uri"]), plan.tracking["experiment"])
+    try:
+        figs = summary.sweep_figures(plan.sweep_dir, results, plan.sweep_dir)
+        store.log_artifact(plan.parent_run_id, plan.sweep_dir / "summary.csv")
+        for f in figs:
+            store.log_artifact(plan.parent_run_id, f, "figures")
+        store.log_metrics(plan.parent_run_id, {f"n_{k}": v for k, v in c.items()})
+        store.set_tags(plan.parent_run_id, {"status": "failed" if c["failed"] else "ok"})
+    finally:
+        store.end_run(plan.parent_run_id, "FAILED" if c["failed"] else "FINISHED")
+    print(summary.console_table(table))
+    line = (f"{plan.sweep_name}: {len(results)} runs: {c['ok']} ok, {c['diverged']} diverged, "
+            f"{c['skipped']} skipped, {c['failed']} failed -> {plan.sweep_dir}")
+    print(line, flush=True)
+    return 1 if c["failed"] else 0

@@ -1,0 +1,172 @@
+"""MLflow, for the pipeline: where the store is, and logging a run in a handful of batched calls.
+
+The default store is a sqlite file ``mlflow.db`` at the project root with artifacts in
+``mlruns/``, both absolute whatever the working directory: the root is ``DVC_ROOT`` when DVC runs
+the stage (``dvc exp run`` works in a temporary copy), else the nearest folder above the working
+directory holding ``dvc.yaml``, else the working directory.  ``tracking.uri`` in the config, then
+``MLFLOW_TRACKING_URI``, override it.  Everything goes through ``MlflowClient`` with explicit run
+ids: no fluent "active run" state leaks between the runs of one process.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import subprocess
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+MAX_METRICS_PER_BATCH = 1000  # MLflow's limit for one log_batch
+MAX_PARAMS_PER_BATCH = 100
+
+
+def project_root() -> Path:
+    env = os.environ.get("DVC_ROOT")
+    if env:
+        return Path(env).resolve()
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / "dvc.yaml").is_file():
+            return folder
+    return here
+
+
+def resolve_uri(configured: str | None = None) -> str:
+    """tracking.uri, else MLFLOW_TRACKING_URI, else sqlite:///<project root>/mlflow.db."""
+    uri = configured or os.environ.get("MLFLOW_TRACKING_URI")
+    if not uri:
+        return f"sqlite:///{project_root() / 'mlflow.db'}"
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        rel = uri[len("sqlite:///"):]
+        return f"sqlite:///{(project_root() / rel).resolve()}"
+    return uri
+
+
+def artifact_location(uri: str) -> str | None:
+    """Artifacts beside a local sqlite store (``mlruns/``); a server decides for itself."""
+    if uri.startswith("sqlite:///"):
+        return (Path(uri[len("sqlite:///"):]).parent / "mlruns").resolve().as_uri()
+    return None
+
+
+class Store:
+    """One MLflow store and experiment; created once per process (the schema before any worker)."""
+
+    def __init__(self, uri: str, experiment: str) -> None:
+        from mlflow.tracking import MlflowClient
+
+        self.uri = uri
+        self.client = MlflowClient(tracking_uri=uri)
+        exp = self.client.get_experiment_by_name(experiment)
+        if exp is None:
+            try:
+                self.experiment_id = self.client.create_experiment(
+                    experiment, artifact_location=artifact_location(uri)
+                )
+            except Exception:  # another process created it in the meantime
+                exp = self.client.get_experiment_by_name(experiment)
+                if exp is None:
+                    raise
+                self.experiment_id = exp.experiment_id
+        else:
+            self.experiment_id = exp.experiment_id
+
+    # --- runs ------------------------------------------------------------------------------
+    def start_run(self, name: str, parent_id: str | None = None, tags: Mapping | None = None) -> str:
+        from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
+
+        tags = {k: str(v) for k, v in (tags or {}).items() if v is not None}
+        if parent_id:
+            tags[MLFLOW_PARENT_RUN_ID] = parent_id
+        run = self.client.create_run(self.experiment_id, run_name=name, tags=tags)
+        return run.info.run_id
+
+    def end_run(self, run_id: str, status: str = "FINISHED") -> None:
+        self.client.set_terminated(run_id, status=status)
+
+    def set_tags(self, run_id: str, tags: Mapping) -> None:
+        from mlflow.entities import RunTag
+
+        self.client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
+
+    def log_params(self, run_id: str, params: Mapping) -> None:
+        from mlflow.entities import Param
+
+        items = [Param(k, str(v)[:6000]) for k, v in params.items()]
+        for i in range(0, len(items), MAX_PARAMS_PER_BATCH):
+            self.client.log_batch(run_id, params=items[i : i + MAX_PARAMS_PER_BATCH])
+
+    def log_metrics(self, run_id: str, metrics: Mapping, step: int = 0) -> None:
+        """Final (scalar) metrics; None and non-finite values are left out."""
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        items = [
+            Metric(k, float(v), now, step)
+            for k, v in metrics.items()
+            if v is not None and np.isfinite(v)
+        ]
+        self._log_metric_items(run_id, items)
+
+    def log_steps(self, run_id: str, series: Mapping[str, np.ndarray]) -> None:
+        """Per-epoch series, one point per epoch, in batches of 1,000 points (never per point)."""
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        items = []
+        for key, values in series.items():
+            vals = np.asarray(values, dtype=np.float64)
+            items.extend(
+                Metric(key, v, now, step)
+                for step, v in enumerate(vals.tolist())
+                if np.isfinite(v)
+            )
+        self._log_metric_items(run_id, items)
+
+    def _log_metric_items(self, run_id, items) -> None:
+        for i in range(0, len(items), MAX_METRICS_PER_BATCH):
+            self.client.log_batch(run_id, metrics=items[i : i + MAX_METRICS_PER_BATCH])
+
+    def log_artifacts(self, run_id: str, folder: str | Path, artifact_path: str | None = None):
+        self.client.log_artifacts(run_id, str(folder), artifact_path)
+
+    def log_artifact(self, run_id: str, path: str | Path, artifact_path: str | None = None):
+        self.client.log_artifact(run_id, str(path), artifact_path)
+
+    def log_dataset(self, run_id: str, frame, name: str, digest: str, source: dict, context: str):
+        """The training data as an MLflow dataset input (schema, profile, digest, where it came
+        from: ``source`` becomes the tags of a code source, as the data is made by linreg)."""
+        import mlflow.data
+        from mlflow.data.code_dataset_source import CodeDatasetSource
+        from mlflow.entities import DatasetInput, InputTag
+        from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
+
+        ds = mlflow.data.from_pandas(frame, source=CodeDatasetSource(source),
+                                     targets=frame.columns[-1], name=name, digest=digest[:20])
+        tag = InputTag(MLFLOW_DATASET_CONTEXT, context)
+        self.client.log_inputs(run_id, [DatasetInput(ds._to_mlflow_entity(), tags=[tag])])
+
+
+@functools.lru_cache(maxsize=8)
+def open_store(uri: str, experiment: str) -> Store:
+    return Store(uri, experiment)
+
+
+@functools.lru_cache(maxsize=1)
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=project_root(), capture_output=True, text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def dvc_experiment() -> str | None:
+    """The DVC experiment's name while ``dvc exp run`` runs this stage."""
+    return os.environ.get("DVC_EXP_NAME") or None
