@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,15 +53,28 @@ def explain(exc: BaseException) -> str:
         group = (exc.missing_cfg_file or "").split("/")[0] or "config group"
         given = (exc.missing_cfg_file or "").split("/")[-1]
         return f"{group} must be one of {', '.join(exc.options)}, got {given!r}"
+    from omegaconf.errors import ConfigAttributeError
+
     cause = exc.__cause__ or exc
-    if isinstance(cause, ConfigKeyError) and getattr(cause, "full_key", None):
-        key = cause.full_key
+    key = getattr(cause, "full_key", None)
+    if isinstance(cause, ConfigKeyError | ConfigAttributeError) and key:
         parent = key.rsplit(".", 1)[0] if "." in key else ""
-        return f"{key} is not a setting: {parent or 'the config'} takes {_keys_of(parent)}"
-    if isinstance(cause, ValidationError) and getattr(cause, "full_key", None):
+        return f"{key} must be one of the keys of {parent or 'the config'} ({_keys_of(parent)}), " \
+            f"got {key.rsplit('.', 1)[-1]!r}"
+    if isinstance(cause, ValidationError) and key:
         msg = str(cause).splitlines()[0]
-        return f"{cause.full_key}: {msg}"
-    return " ".join(str(exc).split("\n")[0:1]) or type(exc).__name__
+        match = re.search(r"Value '(.*)' of type '\w+' could not be converted to (\w+)", msg)
+        if match:
+            kind = _KINDS.get(match.group(2), f"a {match.group(2).lower()}")
+            return f"{key} must be {kind}, got {match.group(1)!r}"
+        if "is not a ListConfig" in msg:
+            return f"{key} must be a list such as [2.5, -1.0], got a single value"
+        return f"{key}: {msg}"
+    return str(exc).split("\n")[0] or type(exc).__name__
+
+
+_KINDS = {"Integer": "an integer", "Float": "a number", "Boolean": "true or false",
+          "String": "a string"}
 
 
 def _keys_of(section: str) -> str:
@@ -123,6 +137,7 @@ def prepare(argv: list[str]) -> Plan | None:
         added = plan.argv[len(argv):]
         combos = [[*c, *added] for c in combos]
     jobs, cfgs = _compose_all(combos)
+    _check_data(jobs)
     if not multirun:
         check_runnable(jobs[0])
         plan.out_dirs = [Path(cfgs[0].hydra.run.dir)]
@@ -156,6 +171,19 @@ def _compose_all(combos: list[list[str]]):
             jobs.append(job)
             cfgs.append(cfg)
     return jobs, cfgs
+
+
+def _check_data(jobs) -> None:
+    """Read (or make) each distinct dataset once now: a missing or corrupt CSV or data folder
+    stops the command before any run.  The runs of this process reuse the cached copy."""
+    from .runner import load_data
+
+    seen = set()
+    for job in jobs:
+        key = (job.data_dir, repr(job.data))
+        if key not in seen:
+            seen.add(key)
+            load_data(job)
 
 
 def swept_keys(combos: list[list[str]]) -> list[str]:
