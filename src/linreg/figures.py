@@ -99,13 +99,15 @@ def sweep_loss_curves(path: Path, runs: list[dict]):
 
 
 def param_evolution(path: Path, runs: list[dict], truth: np.ndarray | None):
-    """The walkthrough's plot_param_evolution: weight and bias per epoch for each lr (the
-    longest run of each lr), true values dashed.  One feature: w_0 and bias."""
+    """The walkthrough's plot_param_evolution: weight and bias per epoch for each lr, true values
+    dashed.  One loss (mse when the sweep has it) and, per lr, its longest run."""
     plt = _plt()
+    losses = sorted({r["loss"] for r in runs if r.get("trajectory") is not None})
+    loss = "mse" if "mse" in losses else losses[0]
     by_lr: dict[float, dict] = {}
     for r in runs:
         t = r.get("trajectory")
-        if t is None:
+        if t is None or r["loss"] != loss:
             continue
         best = by_lr.get(r["lr"])
         if best is None or len(t["epoch"]) > len(best["trajectory"]["epoch"]):
@@ -117,6 +119,6 @@ def param_evolution(path: Path, runs: list[dict], truth: np.ndarray | None):
             ax.plot(t["epoch"], t[key], lw=1.5, label=f"lr={lr:g}")
         if truth is not None:
             ax.axhline(truth[j], ls="--", c="k", lw=1, label="true")
-        ax.set(xlabel="epoch", ylabel=key, title=f"{key} per epoch")
+        ax.set(xlabel="epoch", ylabel=key, title=f"{key} per epoch (loss = {loss})")
         ax.legend(fontsize=8)
     return _save(fig, path)
