@@ -1,4 +1,4 @@
-"""The three backends (numpy, python, torch) follow one trajectory, and reproduce the walkthrough."""
+"""The three backends (numpy, python, torch) follow one trajectory and reproduce the walkthrough."""
 
 from __future__ import annotations
 
@@ -152,7 +152,7 @@ def test_walkthrough_numbers(backend, epochs, weight, bias, walkthrough_data):
 
 
 def test_walkthrough_torch_loop_is_reproduced_exactly(walkthrough_data):
-    """The torch backend in float32 is the walkthrough's own loop: the same bits after 100 epochs."""
+    """The torch backend in float32 is the walkthrough's own loop: same bits after 100 epochs."""
     import torch
     from torch import nn
 

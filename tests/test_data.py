@@ -102,10 +102,11 @@ def test_inits_and_outliers():
     np.testing.assert_array_equal(zeros.X, base.X)  # the init does not move the data
     np.testing.assert_array_equal(zeros.theta0, [0.0, 0.0])
     assert not np.array_equal(normal.theta0, base.theta0)
-    np.testing.assert_array_equal(
-        normal.theta0, generate(DataSpec(n_samples=40, n_test=0, init="normal", init_seed=3)).theta0)
-    assert not np.array_equal(
-        normal.theta0, generate(DataSpec(n_samples=40, n_test=0, init="normal", init_seed=4)).theta0)
+    def normal_init(seed):
+        return generate(DataSpec(n_samples=40, n_test=0, init="normal", init_seed=seed)).theta0
+
+    np.testing.assert_array_equal(normal.theta0, normal_init(3))
+    assert not np.array_equal(normal.theta0, normal_init(4))
     out = generate(DataSpec(n_samples=40, n_test=0, outlier_fraction=0.1, outlier_magnitude=10.0))
     np.testing.assert_array_equal(out.X, base.X)
     moved = np.flatnonzero(out.y != base.y)
@@ -139,7 +140,7 @@ def test_noiseless_data_recovers_the_truth():
     np.testing.assert_allclose(optimum(Loss("mse"), X64, y64), ds.theta_true, rtol=0, atol=1e-12)
 
 
-# --- datasets on disk ------------------------------------------------------------------------------
+# --- datasets on disk ----------------------------------------------------------------------------
 
 @pytest.fixture
 def saved(tmp_path):
@@ -172,7 +173,7 @@ def test_corrupted_parquet_is_a_linreg_error(saved):
 
 
 def test_edited_values_break_the_digest(saved):
-    _, ds, folder = saved
+    _, _, folder = saved
     df = pd.read_parquet(folder / "train.parquet")
     df.loc[0, "y"] += 1.0
     df.to_parquet(folder / "train.parquet", index=False)
@@ -209,7 +210,7 @@ def test_expect_spec_mismatch_names_the_key(saved):
     load_dataset(folder, expect_spec=same)
 
 
-# --- bring-your-own CSV -------------------------------------------------------------------------------
+# --- bring-your-own CSV --------------------------------------------------------------------------
 
 def _write_csv(path, n=30, seed=0):
     """Values on a 1/8 grid (exact in float32) with a large offset and spread: raw units."""
