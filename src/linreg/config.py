@@ -91,6 +91,7 @@ class TrackingConf:
     parent_run_id: str | None = None  # set by linreg.train for the runs of a sweep
     vary: list[str] = field(default_factory=list)  # swept keys beyond the usual five (run names)
     figures: bool = True  # log per-run figures
+    sweep_figures: bool = True  # the parent run's comparison figures (evaluate draws DVC's)
     graph: bool = True  # log the computation graph
 
 

@@ -4,51 +4,36 @@
 
 Writes ``results/summary.csv`` (one row per run), ``results/metrics.json`` (DVC metrics: counts,
 the best run per loss, how closely the backends agree, the walkthrough's reference runs), the
-plot data ``results/plots/errors.csv`` and the figures ``results/figures/*.png`` declared under
-``plots:`` in dvc.yaml, and attaches them to the sweep's MLflow parent run.
+plot data ``results/plots/errors.csv``, the figures ``results/figures/*.png`` declared under
+``plots:`` in dvc.yaml and the report ``results/report.md`` / ``report.html``, and attaches them
+to the sweep's MLflow parent run.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from .core.datafiles import META, write_json_atomic
+from .core.datafiles import META, load_dataset, write_json_atomic
 from .params import DATA_DIR, RUNS_DIR
-from .summary import frame, write_csv
+from . import report
+from .summary import frame, sweep_figures, write_csv
 
 RESULTS_DIR = "results"
-SAME_RUN = ["loss", "lr", "epochs", "momentum", "batch_size", "schedule", "dtype"]
 
 
 class EvaluateError(Exception):
     """runs/ cannot be evaluated; ``str()`` is the one line to print."""
 
 
-def backend_agreement(df) -> float | None:
-    """The largest difference in learned parameters between backends over runs that differ in
-    backend alone (ok runs only): how closely numpy, python and torch agree."""
-    ok = df[df["status"] == "ok"]
-    params = ["bias", *[c for c in df.columns if c.startswith("w_")]]
-    worst = None
-    for _, group in ok.groupby(SAME_RUN, dropna=False):
-        if group["backend"].nunique() < 2:
-            continue
-        values = group[params].to_numpy(np.float64)
-        spread = float(np.nanmax(values.max(axis=0) - values.min(axis=0)))
-        worst = spread if worst is None else max(worst, spread)
-    return worst
-
-
 def metrics(df) -> dict:
     counts = df["status"].value_counts().to_dict()
     out: dict = {"runs": len(df), **{k: int(counts.get(k, 0)) for k in
                                      ("ok", "diverged", "skipped", "failed")}}
-    out["backend_agreement"] = backend_agreement(df)
+    out["backend_agreement"] = report.backend_agreement(df)
     ok = df[df["status"] == "ok"]
     best = {}
     key = "weight_error" if ok["weight_error"].notna().any() else "optimum_distance"
@@ -87,10 +72,8 @@ def build(runs_dir: str = RUNS_DIR, data_dir: str = DATA_DIR, out: str = RESULTS
     errors = df[df["status"] == "ok"][["run_name", "weight_error", "optimum_distance",
                                        "train_loss"]]
     write_csv(errors, plots / "errors.csv")
-    figures_dir = results_dir / "figures"
-    figures_dir.mkdir(parents=True, exist_ok=True)
-    for png in sorted(runs.glob("*.png")):  # drawn by the train stage for the parent run
-        shutil.copy2(png, figures_dir / png.name)
+    figures = sweep_figures(runs, results, results_dir / "figures", load_dataset(data))
+    report.write(df, figures, results_dir, f"linreg · {manifest['sweep_name']}")
     _attach(manifest, results_dir)
     return m
 
@@ -101,8 +84,9 @@ def _attach(manifest: dict, results_dir: Path) -> None:
 
     store = open_store(manifest["tracking_uri"], manifest["experiment"])
     parent = manifest["parent_run_id"]
-    store.log_artifact(parent, results_dir / "summary.csv", "evaluation")
-    store.log_artifact(parent, results_dir / "metrics.json", "evaluation")
+    for name in ("summary.csv", "metrics.json", "report.md", "report.html"):
+        store.log_artifact(parent, results_dir / name, "evaluation")
+    store.log_artifacts(parent, results_dir / "figures", "evaluation/figures")
     flat = {k: v for k, v in json.loads((results_dir / "metrics.json").read_text()).items()
             if isinstance(v, int | float) and not isinstance(v, bool)}
     store.log_metrics(parent, {f"eval_{k}": v for k, v in flat.items()})

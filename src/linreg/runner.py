@@ -72,7 +72,8 @@ def base_result(job: Job) -> dict:
     s = job.settings
     return {
         "run_name": job.run_name, "run_folder": job.run_folder, "backend": job.backend,
-        "device": s.device, "loss": s.loss.name, "lr": s.lr, "epochs": s.epochs,
+        "device": s.device, "loss": s.loss.name, "delta": s.loss.delta, "lr": s.lr,
+        "epochs": s.epochs,
         "momentum": s.momentum, "batch_size": s.batch_size, "schedule": s.schedule,
         "dtype": s.dtype, "status": "failed", "reason": None, "mlflow_run_id": None,
     }

@@ -63,9 +63,11 @@ def load_trajectories(sweep_dir: Path, results: list[dict]) -> list[dict]:
     return runs
 
 
-def sweep_figures(sweep_dir: Path, results: list[dict], out_dir: Path) -> list[Path]:
-    """The loss curves of every run and the parameter evolution per lr (one feature)."""
-    from . import figures
+def sweep_figures(sweep_dir: Path, results: list[dict], out_dir: Path, data=None) -> list[Path]:
+    """The comparison figures of a sweep: every run's loss curve, the parameter evolution per lr
+    (one feature), and, given the sweep's one dataset, the loss landscape with the runs' paths,
+    the lr × epochs error heatmap and the outliers figure (see linreg.insight)."""
+    from . import figures, insight
 
     runs = [r for r in load_trajectories(sweep_dir, results) if r["trajectory"] is not None]
     if not runs:
@@ -73,9 +75,12 @@ def sweep_figures(sweep_dir: Path, results: list[dict], out_dir: Path) -> list[P
     out_dir.mkdir(parents=True, exist_ok=True)
     made = [figures.sweep_loss_curves(out_dir / "loss_curves.png", runs)]
     if "w_0" in runs[0]["trajectory"].columns and "w_1" not in runs[0]["trajectory"].columns:
-        truth = _truth(runs[0])
-        made.append(figures.param_evolution(out_dir / "param_evolution.png", runs, truth))
-    return made
+        made.append(figures.param_evolution(out_dir / "param_evolution.png", runs, _truth(runs[0])))
+    made.append(insight.error_heatmap(out_dir / "error_heatmap.png", results))
+    if data is not None:
+        made.append(insight.loss_landscape(out_dir / "loss_landscape.png", runs, data))
+        made.append(insight.outliers(out_dir / "outliers.png", runs, data))
+    return [p for p in made if p is not None]
 
 
 def _truth(run: dict) -> np.ndarray | None:

@@ -40,6 +40,7 @@ class Plan:
     sweep_name: str | None = None
     parent_run_id: str | None = None
     tracking: dict = field(default_factory=dict)
+    data: object = None  # the sweep's dataset, when every run shares one
 
 
 def explain(exc: BaseException) -> str:
@@ -137,7 +138,7 @@ def prepare(argv: list[str]) -> Plan | None:
         added = plan.argv[len(argv):]
         combos = [[*c, *added] for c in combos]
     jobs, cfgs = _compose_all(combos)
-    _check_data(jobs)
+    plan.data = _check_data(jobs)
     if not multirun:
         check_runnable(jobs[0])
         plan.out_dirs = [Path(cfgs[0].hydra.run.dir)]
@@ -201,12 +202,12 @@ def _check_data(jobs) -> None:
     stops the command before any run.  The runs of this process reuse the cached copy."""
     from .runner import load_data
 
-    seen = set()
+    seen = {}
     for job in jobs:
         key = (job.data_dir, repr(job.data))
         if key not in seen:
-            seen.add(key)
-            load_data(job)
+            seen[key] = load_data(job)
+    return next(iter(seen.values())) if len(seen) == 1 else None
 
 
 def swept_keys(combos: list[list[str]]) -> list[str]:
@@ -279,7 +280,8 @@ def finish(plan: Plan) -> int:
     summary.write_csv(table, plan.sweep_dir / "summary.csv")
     store = open_store(resolve_uri(plan.tracking["uri"]), plan.tracking["experiment"])
     try:
-        figs = summary.sweep_figures(plan.sweep_dir, results, plan.sweep_dir)
+        figs = summary.sweep_figures(plan.sweep_dir, results, plan.sweep_dir, plan.data) if \
+            plan.tracking.get("sweep_figures", True) else []
         store.log_artifact(plan.parent_run_id, plan.sweep_dir / "summary.csv")
         for f in figs:
             store.log_artifact(plan.parent_run_id, f, "figures")

@@ -1,0 +1,156 @@
+"""The report a person reads: ``report.md`` and ``report.html`` from a sweep's summary table.
+
+Best run per loss and backend first, what the numbers say in a few sentences (each computed from
+the table, none written by hand), the runs that did not end ok with their reasons, the figures,
+then every run.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from pathlib import Path
+
+import numpy as np
+
+SAME_SETTINGS = ["loss", "lr", "epochs", "momentum", "batch_size", "schedule", "dtype"]
+BEST_COLUMNS = ["run_name", "lr", "epochs", "bias", "w_0", "weight_error", "optimum_distance",
+                "converged_epoch", "wall_s"]
+NOT_OK_COLUMNS = ["run_name", "status", "reason"]
+
+
+def backend_agreement(df) -> float | None:
+    """The largest difference in learned parameters between runs that differ in backend alone
+    (ok runs only): how closely numpy, python and torch agree."""
+    ok = df[df["status"] == "ok"]
+    params = ["bias", *[c for c in df.columns if c.startswith("w_")]]
+    worst = None
+    for _, group in ok.groupby(SAME_SETTINGS, dropna=False):
+        if group["backend"].nunique() < 2:
+            continue
+        values = group[params].to_numpy(np.float64)
+        spread = float(np.nanmax(values.max(axis=0) - values.min(axis=0)))
+        worst = spread if worst is None else max(worst, spread)
+    return worst
+
+
+def _error_key(df) -> str:
+    return "weight_error" if df["weight_error"].notna().any() else "optimum_distance"
+
+
+def best_runs(df):
+    """Per loss and backend, the ok run closest to the truth (to the optimum without truth)."""
+    ok = df[df["status"] == "ok"]
+    if ok.empty:
+        return ok
+    key = _error_key(ok)
+    idx = ok.groupby(["loss", "backend"])[key].idxmin()
+    return ok.loc[idx.dropna().astype(int)].sort_values(["loss", "backend"])
+
+
+def findings(df) -> list[str]:
+    """Sentences the numbers support."""
+    out = []
+    ok = df[df["status"] == "ok"]
+    for loss, group in ok.groupby("loss"):
+        parts, never = [], []
+        for lr, g in sorted(group.groupby("lr"), key=lambda kv: -kv[0]):
+            conv = g["converged_epoch"].dropna()
+            if len(conv):
+                parts.append(f"by epoch {int(conv.min())} at lr={lr:g}")
+            else:
+                never.append(f"lr={lr:g}")
+        most = int(group["epochs"].max())
+        if parts:
+            text = (f"With {loss}, the loss came within 1e-6 (relative) of the optimum's "
+                    + " and ".join(parts))
+            if never:
+                text += f"; {', '.join(never)} did not within {most} epochs"
+        else:
+            text = (f"With {loss}, no run came within 1e-6 (relative) of the optimum's loss "
+                    f"within {most} epochs")
+        out.append(text + ".")
+    if ok["statistical_error"].notna().any():
+        best = best_runs(df)
+        for _, r in best.drop_duplicates("loss").iterrows():
+            out.append(
+                f"The exact {r['loss']} optimum lies {r['statistical_error']:.3g} from the true "
+                f"parameters (the data's share of the error, which no training removes); its "
+                f"best run ends {r['optimum_distance']:.2g} from that optimum.")
+    agree = backend_agreement(df)
+    if agree is not None:
+        out.append(f"The backends agree: runs with the same settings learn parameters within "
+                   f"{agree:.2g} of each other.")
+    bad = df[df["status"] != "ok"]
+    for status, g in bad.groupby("status"):
+        names = ", ".join(g["run_name"].head(3)) + (" ..." if len(g) > 3 else "")
+        out.append(f"{len(g)} run(s) {status}: {names}.")
+    return out
+
+
+def _md_table(df, columns) -> str:
+    cols = [c for c in columns if c in df.columns]
+    rows = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for _, r in df[cols].iterrows():
+        rows.append("| " + " | ".join(_fmt(r[c]) for c in cols) + " |")
+    return "\n".join(rows)
+
+
+def _fmt(v) -> str:
+    import pandas as pd
+
+    if v is None or (not isinstance(v, str) and pd.isna(v)):
+        return ""
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v).replace("|", "/")
+
+
+def write(df, figures: list[Path], out_dir: Path, title: str) -> list[Path]:
+    """Write report.md and report.html into ``out_dir``; figures are linked relative to it."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    counts = df["status"].value_counts().to_dict()
+    head = (f"{len(df)} runs: " + ", ".join(f"{counts.get(k, 0)} {k}" for k in
+                                            ("ok", "diverged", "skipped", "failed")))
+    best, not_ok = best_runs(df), df[df["status"] != "ok"]
+    figs = [os.path.relpath(f, out_dir) for f in figures]
+    md = [f"# {title}", "", head, "", "## Best run per loss and backend", "",
+          _md_table(best, BEST_COLUMNS), "", "## What the numbers say", ""]
+    md += [f"- {s}" for s in findings(df)]
+    if len(not_ok):
+        md += ["", "## Runs that did not end ok", "", _md_table(not_ok, NOT_OK_COLUMNS)]
+    md += ["", "## Figures", ""] + [f"![{Path(f).stem}]({f})" for f in figs]
+    md += ["", "## Every run", "", _md_table(df, ["run_name", "status", *BEST_COLUMNS[1:]])]
+    md_path = out_dir / "report.md"
+    _atomic(md_path, "\n".join(md) + "\n")
+    page = [f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title>",
+            "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}"
+            "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;"
+            "padding:2px 6px}img{max-width:100%}</style>",
+            f"<h1>{html.escape(title)}</h1><p>{html.escape(head)}</p>",
+            "<h2>Best run per loss and backend</h2>", _html_table(best, BEST_COLUMNS),
+            "<h2>What the numbers say</h2><ul>"]
+    page += [f"<li>{html.escape(s)}</li>" for s in findings(df)] + ["</ul>"]
+    if len(not_ok):
+        page += ["<h2>Runs that did not end ok</h2>", _html_table(not_ok, NOT_OK_COLUMNS)]
+    page += ["<h2>Figures</h2>"] + [f"<p><img src='{html.escape(f)}' alt='{html.escape(f)}'>"
+                                    for f in figs]
+    page += ["<h2>Every run</h2>", _html_table(df, ["run_name", "status", *BEST_COLUMNS[1:]])]
+    html_path = out_dir / "report.html"
+    _atomic(html_path, "\n".join(page) + "\n")
+    return [md_path, html_path]
+
+
+def _html_table(df, columns) -> str:
+    cols = [c for c in columns if c in df.columns]
+    rows = ["<table><tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in cols) + "</tr>"]
+    for _, r in df[cols].iterrows():
+        rows.append("<tr>" + "".join(f"<td>{html.escape(_fmt(r[c]))}</td>" for c in cols)
+                    + "</tr>")
+    return "\n".join(rows) + "</table>"
+
+
+def _atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
