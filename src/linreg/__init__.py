@@ -1,4 +1,4 @@
-"""linreg: linear regression by gradient descent, from the walkthrough to a DVC + Hydra + MLflow lab.
+"""linreg: linear regression by gradient descent, from a walkthrough to a DVC + Hydra + MLflow lab.
 
 The library is ``linreg.core`` (data, losses, backends, optimiser, evaluation: plain functions on
 arrays).  The pipeline stages are the modules ``linreg.generate``, ``linreg.train`` and

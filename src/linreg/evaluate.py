@@ -15,11 +15,9 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
+from . import report
 from .core.datafiles import META, load_dataset, write_json_atomic
 from .params import DATA_DIR, RUNS_DIR
-from . import report
 from .summary import frame, sweep_figures, write_csv
 
 RESULTS_DIR = "results"

@@ -99,7 +99,7 @@ def sweep_loss_curves(path: Path, runs: list[dict]):
                     c=colours[lrs.index(r["lr"])])
         _log_y(ax)
         ax.set(xlabel="epoch", ylabel="J(θ)", title=f"loss = {loss}")
-        for lr, c in zip(lrs, colours):
+        for lr, c in zip(lrs, colours, strict=False):
             ax.plot([], [], c=c, label=f"lr={lr:g}")
         for b, s in styles.items():
             ax.plot([], [], s, c="grey", label=b)

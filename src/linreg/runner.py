@@ -9,6 +9,7 @@ FAILED, the error in ``error.txt``).  A failure never escapes, so the sweep goes
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import time
@@ -21,7 +22,7 @@ import numpy as np
 from . import figures, graphs
 from .config import Job
 from .core.backends import fit
-from .core.data import DataSpec, Dataset, generate
+from .core.data import Dataset, DataSpec, generate
 from .core.datafiles import load_csv, load_dataset, write_json_atomic
 from .core.device import resolve_device
 from .core.errors import UnsupportedCombination
@@ -120,10 +121,8 @@ def execute(job: Job, out_dir: str | Path, job_num: int | None = None) -> dict:
         result.update(status="failed", reason=f"{type(err).__name__}: {err}")
         (out / "error.txt").write_text(traceback.format_exc())
         if store is not None and run_id is not None:
-            try:
+            with contextlib.suppress(Exception):  # the error itself is already recorded
                 store.log_artifact(run_id, out / "error.txt")
-            except Exception:
-                pass
     finally:
         result["job_s"] = time.perf_counter() - started
         write_json_atomic(out / RESULT, _jsonable(result))

@@ -22,7 +22,7 @@ def frame(results: list[dict]):
     df = pd.DataFrame(results)
     weights = sorted((c for c in df.columns if c.startswith("w_") and c[2:].isdigit()),
                      key=lambda c: int(c[2:]))
-    cols = LEAD + ["bias", *weights] + ERRORS + MORE
+    cols = [*LEAD, "bias", *weights, *ERRORS, *MORE]
     for c in cols:
         if c not in df.columns:
             df[c] = None
@@ -106,5 +106,6 @@ def describe(result: dict) -> str:
                 "train_loss", "optimum_loss", "test_mse", "r2_train", "r2_test",
                 "converged_epoch", "epochs_run", "wall_s"):
         v = result.get(key)
-        lines.append(f"  {key:<18s}{'n/a' if v is None else (f'{v:.6g}' if isinstance(v, float) else v)}")
+        shown = "n/a" if v is None else (f"{v:.6g}" if isinstance(v, float) else v)
+        lines.append(f"  {key:<18s}{shown}")
     return "\n".join(lines)

@@ -251,7 +251,7 @@ def read_results(sweep_dir: Path) -> tuple[dict, list[dict]]:
     """The manifest and each run's result; a run without result.json counts as failed."""
     manifest = json.loads((sweep_dir / MANIFEST).read_text())
     results = []
-    for folder, name in zip(manifest["runs"], manifest["run_names"]):
+    for folder, name in zip(manifest["runs"], manifest["run_names"], strict=True):
         path = sweep_dir / folder / "result.json"
         if path.is_file():
             results.append(json.loads(path.read_text()))
@@ -274,7 +274,7 @@ def finish(plan: Plan) -> int:
     from . import summary
     from .tracking import open_store, resolve_uri
 
-    manifest, results = read_results(plan.sweep_dir)
+    _, results = read_results(plan.sweep_dir)
     c = counts(results)
     table = summary.frame(results)
     summary.write_csv(table, plan.sweep_dir / "summary.csv")

@@ -75,7 +75,8 @@ class Store:
             self.experiment_id = exp.experiment_id
 
     # --- runs ------------------------------------------------------------------------------
-    def start_run(self, name: str, parent_id: str | None = None, tags: Mapping | None = None) -> str:
+    def start_run(self, name: str, parent_id: str | None = None,
+                  tags: Mapping | None = None) -> str:
         from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
         tags = {k: str(v) for k, v in (tags or {}).items() if v is not None}
