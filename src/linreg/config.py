@@ -93,6 +93,7 @@ class TrackingConf:
     figures: bool = True  # log per-run figures
     sweep_figures: bool = True  # the parent run's comparison figures (evaluate draws DVC's)
     graph: bool = True  # log the computation graph
+    objective: str | None = None  # a result key each run returns as a float (Optuna)
 
 
 @dataclass
@@ -105,6 +106,10 @@ class LinregConf:
     tracking: TrackingConf = field(default_factory=TrackingConf)
     run_name: str = "${linreg.run_name:}"
     run_folder: str = "${linreg.run_folder:}"
+
+
+_SECTIONS = {"data": DataConf, "loss": LossConf, "backend": BackendConf, "device": DeviceConf,
+             "train": TrainConf, "tracking": TrackingConf}
 
 
 def register() -> None:
@@ -184,8 +189,21 @@ def data_source(d: Any) -> DataSpec | CsvSpec:
         return DataSpec(**{k: v for k, v in d.items() if k in keys})
 
 
+def _check_keys(cfg: DictConfig) -> None:
+    """Keys the schema does not have (added with ``+key=...``) are typos too."""
+    for name, schema in [("", LinregConf), *_SECTIONS.items()]:
+        node = cfg[name] if name else cfg
+        known = {f.name for f in fields(schema)}
+        extra = sorted(k for k in node if k not in known and (name or k != "hydra"))
+        if extra:
+            raise LinregError(f"{name}.{extra[0]}" if name else extra[0],
+                              f"one of the keys of {name or 'the config'} ("
+                              + ", ".join(sorted(known)) + ")", extra[0])
+
+
 def job_from_cfg(cfg: DictConfig) -> Job:
     """Validate a composed config and adapt it to plain typed arguments; raises LinregError."""
+    _check_keys(cfg)
     data = data_source(cfg.data)
     with naming("loss."):
         loss = Loss(cfg.loss.name, cfg.loss.delta)

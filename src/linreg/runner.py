@@ -118,7 +118,9 @@ def execute(job: Job, out_dir: str | Path, job_num: int | None = None) -> dict:
         files = write_run_files(out, job, data, trajectory, ev)
         log_run(store, run_id, job, data, trajectory, ev, result, out, files)
     except Exception as err:  # recorded, never raised: the sweep goes on
-        result.update(status="failed", reason=f"{type(err).__name__}: {err}")
+        keep = {k: result.get(k) for k in ("mlflow_run_id", "data_digest", "theta_true")}
+        result = {**base_result(job), **keep, "status": "failed",
+                  "reason": f"{type(err).__name__}: {err}"}
         (out / "error.txt").write_text(traceback.format_exc())
         if store is not None and run_id is not None:
             with contextlib.suppress(Exception):  # the error itself is already recorded

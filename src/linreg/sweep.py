@@ -41,6 +41,7 @@ class Plan:
     parent_run_id: str | None = None
     tracking: dict = field(default_factory=dict)
     data: object = None  # the sweep's dataset, when every run shares one
+    searched: bool = False  # a sweeper chooses the runs as it goes (Optuna): none known ahead
 
 
 def explain(exc: BaseException) -> str:
@@ -122,11 +123,12 @@ def prepare(argv: list[str]) -> Plan | None:
     multirun, overrides, passthrough = _split(argv)
     if passthrough:
         return None
-    if _custom_sweeper(overrides):  # Optuna & co. choose their own points: check the base config
+    searched = _custom_sweeper(overrides)
+    if searched:  # Optuna & co. choose their own points: check the base config
         combos = [[o for o in overrides if "," not in o.split("=", 1)[-1]]]
     else:
         combos = expand(overrides, multirun)
-    plan = Plan(argv=list(argv), multirun=multirun)
+    plan = Plan(argv=list(argv), multirun=multirun, searched=searched and multirun)
     if multirun:
         keys = {o.split("=")[0] for o in overrides}
         if "tracking.sweep_name" not in keys:
@@ -151,6 +153,8 @@ def prepare(argv: list[str]) -> Plan | None:
     if len(set(folders)) != len(folders):
         raise UsageError("two runs of this sweep would share a folder name; sweep fewer keys")
     plan.out_dirs = [plan.sweep_dir / f for f in folders]
+    if plan.searched:  # finish reads back the runs the sweeper chose
+        plan.out_dirs, plan.run_names = [], []
     _open_parent(plan, overrides)
     plan.argv.append(f"tracking.parent_run_id={plan.parent_run_id}")
     return plan
@@ -202,11 +206,18 @@ def _check_data(jobs) -> None:
     stops the command before any run.  The runs of this process reuse the cached copy."""
     from .runner import load_data
 
+    from .config import naming
+    from .core.data import DataSpec
+
     seen = {}
     for job in jobs:
         key = (job.data_dir, repr(job.data))
         if key not in seen:
-            seen[key] = load_data(job)
+            if job.data_dir is None and isinstance(job.data, DataSpec):
+                with naming("data."):  # a spec that cannot be drawn: name the data.* key
+                    seen[key] = load_data(job)
+            else:  # data.dir / data.path errors already name the key
+                seen[key] = load_data(job)
     return next(iter(seen.values())) if len(seen) == 1 else None
 
 
@@ -226,20 +237,24 @@ def _open_parent(plan: Plan, overrides: list[str]) -> None:
 
     store = open_store(resolve_uri(plan.tracking["uri"]), plan.tracking["experiment"])
     plan.parent_run_id = store.start_run(
-        f"{plan.sweep_name} · {len(plan.out_dirs)} runs",
+        f"{plan.sweep_name} · {'search' if plan.searched else f'{len(plan.out_dirs)} runs'}",
         tags={"kind": "sweep", "git_commit": git_commit(), "dvc_experiment": dvc_experiment(),
-              "sweep_dir": str(plan.sweep_dir), "status": "running"},
+              "sweep_dir": str(plan.sweep_dir.resolve()), "status": "running"},
     )
     store.log_params(plan.parent_run_id, {"overrides": " ".join(overrides) or "(none)",
-                                          "n_runs": len(plan.out_dirs)})
+                                          "n_runs": "search" if plan.searched else
+                                          len(plan.out_dirs)})
     plan.sweep_dir.mkdir(parents=True, exist_ok=True)
-    for d in plan.out_dirs:  # a stale result must never pass for this sweep's
-        (d / "result.json").unlink(missing_ok=True)
+    stale = list(plan.sweep_dir.glob("*/result.json")) if plan.searched else [
+        d / "result.json" for d in plan.out_dirs]
+    for path in stale:  # a stale result must never pass for this sweep's
+        path.unlink(missing_ok=True)
     write_json_atomic(plan.sweep_dir / MANIFEST, {
         "sweep_name": plan.sweep_name, "parent_run_id": plan.parent_run_id,
         "tracking_uri": store.uri, "experiment": plan.tracking["experiment"],
-        "overrides": overrides, "runs": [d.name for d in plan.out_dirs],
-        "run_names": plan.run_names,
+        "overrides": overrides,
+        "runs": None if plan.searched else [d.name for d in plan.out_dirs],
+        "run_names": None if plan.searched else plan.run_names,
     })
     if not graphs.dot_available():
         import warnings
@@ -248,8 +263,12 @@ def _open_parent(plan: Plan, overrides: list[str]) -> None:
 
 
 def read_results(sweep_dir: Path) -> tuple[dict, list[dict]]:
-    """The manifest and each run's result; a run without result.json counts as failed."""
+    """The manifest and each run's result; a run without result.json counts as failed.  For a
+    search (``runs`` null) the runs are those that finished, in the order they did."""
     manifest = json.loads((sweep_dir / MANIFEST).read_text())
+    if manifest["runs"] is None:
+        paths = sorted(sweep_dir.glob("*/result.json"), key=lambda p: p.stat().st_mtime_ns)
+        return manifest, [json.loads(p.read_text()) for p in paths]
     results = []
     for folder, name in zip(manifest["runs"], manifest["run_names"], strict=True):
         path = sweep_dir / folder / "result.json"

@@ -10,6 +10,7 @@ Every run goes through Hydra (so its launchers apply: ``hydra/launcher=joblib``)
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -21,8 +22,9 @@ from .core.errors import LinregError
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
-def hydra_app(cfg: DictConfig) -> dict:
-    """One job of Hydra: adapt the config, then run it (the runner never raises)."""
+def hydra_app(cfg: DictConfig) -> dict | float:
+    """One job of Hydra: adapt the config, then run it (the runner never raises).  Returns the
+    result, or with ``tracking.objective`` set (Optuna) that key of it as a float."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
@@ -33,7 +35,32 @@ def hydra_app(cfg: DictConfig) -> dict:
     job = job_from_cfg(cfg)
     Path(out, "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
     num = hc.job.num if hc.mode == RunMode.MULTIRUN else None
-    return execute(job, out, num)
+    result = execute(job, out, num)
+    key = cfg.tracking.objective
+    return objective(result, key) if key else result
+
+
+def objective(result: dict, key: str) -> float:
+    """``result[key]`` for a sweeper that minimises it; inf where the run has no finite value
+    (failed, skipped, diverged), so the search goes on and never picks it."""
+    value = result.get(key)
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return float("inf")
+    return value if math.isfinite(value) else float("inf")
+
+
+def ray_worker_setup() -> None:
+    """Ray's ``worker_process_setup_hook`` (conf/hydra/launcher/ray.yaml).  A Ray worker starts in
+    the folder and environment of ``ray start``; run linreg's jobs in the driver's folder with its
+    MLflow store instead, as every other launcher does (``LINREG_WORKDIR`` and
+    ``MLFLOW_TRACKING_URI`` come from the driver, an empty URI meaning it had none)."""
+    import os
+
+    os.chdir(os.environ["LINREG_WORKDIR"])
+    if not os.environ.get("MLFLOW_TRACKING_URI"):
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
 
 
 def main(argv: list[str] | None = None) -> int:
