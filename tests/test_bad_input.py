@@ -244,3 +244,24 @@ def test_error_is_a_value_error_that_pickles_and_renames():
     assert isinstance(unsupported, LinregError)
     assert type(pickle.loads(pickle.dumps(unsupported))) is UnsupportedCombination
     assert type(unsupported.renamed("device.name")) is UnsupportedCombination
+
+
+# --- data that does not fit the float32 datasets --------------------------------------------------
+
+def test_data_overflowing_float32_is_a_linreg_error(tmp_path):
+    from linreg.core import generate
+
+    with pytest.raises(LinregError, match=r"^feature_scale must be a number small enough that "
+                                          r"feature_scale \* N\(0, 1\) stays finite in float32"):
+        generate(DataSpec(n_samples=10, n_test=2, feature_scale=1e39))
+    with pytest.raises(LinregError, match=r"^weights must be numbers small enough that y = X w "
+                                          r"\+ bias stays finite"):
+        generate(DataSpec(n_samples=10, n_test=2, weights=(1e38,), feature_scale=100.0))
+    path = tmp_path / "big.csv"
+    path.write_text("x,y\n0.5,2\n-1,-1\n1e39,3\n2,5\n")
+    with pytest.raises(LinregError, match=r"^column 'x' must be numbers that fit in float32 .*"
+                                          r"got '1e\+39' \(.*big\.csv, data row 3\)$"):
+        load_csv(CsvSpec(path=str(path), target="y", test_fraction=0.0))
+    # standardised, the same column fits: it is the stored (float32) values that must fit
+    ds = load_csv(CsvSpec(path=str(path), target="y", test_fraction=0.0, standardize=True))
+    assert np.isfinite(ds.X).all()

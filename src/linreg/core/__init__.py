@@ -4,7 +4,7 @@ Plain functions on arrays and typed arguments.  Nothing here imports hydra, mlfl
 """
 
 from .backends import BACKENDS, fit, get_backend
-from .data import DataSpec, Dataset, generate
+from .data import Dataset, DataSpec, generate
 from .datafiles import CsvSpec, load_csv, load_dataset, save_dataset
 from .device import DEVICES, resolve_device
 from .errors import LinregError, UnsupportedCombination

@@ -93,9 +93,13 @@ class Dataset:
     def digest(self) -> str:
         """sha256 over the arrays' bytes and theta0: same spec, same digest."""
         h = hashlib.sha256()
-        for a in (self.X, self.y, self.X_test, self.y_test, self.theta0):
-            h.update(np.ascontiguousarray(a).tobytes())
+        for a in self.digested_arrays():
+            h.update(as_bytes(a))
         return h.hexdigest()
+
+    def digested_arrays(self) -> tuple[np.ndarray, ...]:
+        """What the digest covers, in order (X first, so a reader can hash it as rows arrive)."""
+        return (self.X, self.y, self.X_test, self.y_test, self.theta0)
 
     def to_original_units(self, theta: np.ndarray) -> np.ndarray:
         """theta learned on standardised features, expressed for the raw features."""
@@ -123,11 +127,12 @@ def generate(spec: DataSpec) -> Dataset:
         ).astype(np.float64)
         X_test = _scaled(torch.randn(spec.n_test, m), spec.feature_scale)
         y_test = X_test @ w + spec.bias + torch.randn(spec.n_test, 1) * spec.noise_std
-        k = int(round(spec.outlier_fraction * spec.n_samples))
+        k = round(spec.outlier_fraction * spec.n_samples)
         if k:
             idx = torch.randperm(spec.n_samples)[:k]
             sign = torch.where(torch.rand(k) < 0.5, -1.0, 1.0)
             y[idx, 0] += sign * spec.outlier_magnitude
+    _check_float32(spec, X, X_test, y, y_test)
     theta0 = initial_theta(spec.init, m, spec.init_seed, theta0)
     return Dataset(
         X=X.numpy(),
@@ -140,8 +145,33 @@ def generate(spec: DataSpec) -> Dataset:
     )
 
 
+def _check_float32(spec: DataSpec, X, X_test, y, y_test) -> None:
+    """Datasets are float32: values that overflow it are bad input, named, not a failed run."""
+    import torch
+
+    def finite(a) -> bool:  # min and max in one pass, no temporary the size of X
+        if a.numel() == 0:
+            return True
+        lo, hi = torch.aminmax(a)
+        return math.isfinite(float(lo)) and math.isfinite(float(hi))
+
+    if spec.feature_scale != 1.0 and not (finite(X) and finite(X_test)):
+        raise LinregError("feature_scale", "a number small enough that feature_scale * N(0, 1) "
+                          "stays finite in float32 (datasets are float32)", spec.feature_scale)
+    if not (finite(y) and finite(y_test)):
+        raise LinregError("weights", "numbers small enough that y = X w + bias stays finite in "
+                          "float32 (datasets are float32)", list(spec.weights),
+                          note=f"bias {spec.bias:g}, feature_scale {spec.feature_scale:g}")
+
+
 def _scaled(X, scale: float):
-    return X if scale == 1.0 else X * scale
+    """X * scale in place (no second copy of X; the same numbers as ``X * scale``)."""
+    return X if scale == 1.0 else X.mul_(scale)
+
+
+def as_bytes(a: np.ndarray) -> memoryview:
+    """The bytes of ``a`` in C order, without a copy when ``a`` is C-contiguous (as ``tobytes``)."""
+    return memoryview(np.ascontiguousarray(a).reshape(-1).view(np.uint8))
 
 
 def initial_theta(init: str, m: int, seed: int, linear_draw: np.ndarray | None) -> np.ndarray:

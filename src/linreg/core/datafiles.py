@@ -1,15 +1,22 @@
-"""Datasets on disk (Parquet + a JSON of the truth, theta0 and the spec) and bring-your-own CSV."""
+"""Datasets on disk (Parquet + a JSON of the truth, theta0 and the spec) and bring-your-own CSV.
+
+Large datasets stream: Parquet is written row group by row group from slices of X and read back
+batch by batch into one preallocated array, the digest computed alongside on another thread, so
+saving or loading n x m data needs about one X of memory (plus a row group), not two or three.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .data import INITS, Dataset, initial_theta, linear_init
+from .data import INITS, Dataset, as_bytes, initial_theta, linear_init
 from .errors import LinregError, check_choice, check_number
 
 META = "meta.json"
@@ -17,21 +24,22 @@ TRAIN = "train.parquet"
 TEST = "test.parquet"
 
 
-def _frame(X: np.ndarray, y: np.ndarray, names: list[str], target: str):
-    import pandas as pd
-
-    df = pd.DataFrame(X, columns=names, copy=False)
-    df[target] = y
-    return df
+ROW_GROUP_BYTES = 64 << 20  # Parquet row groups of about this many bytes
+READ_BATCH_BYTES = 4 << 20  # rows are read back in batches of about this (cache-sized) many bytes
 
 
-def save_dataset(ds: Dataset, folder: str | os.PathLike) -> Path:
-    """Write the dataset atomically: the files appear together or not at all."""
+def save_dataset(ds: Dataset, folder: str | os.PathLike, *, rows_per_group: int | None = None
+                 ) -> Path:
+    """Write the dataset atomically: the files appear together or not at all.
+
+    Written in row groups from slices of the arrays (no copy of X as a whole), while the digest
+    is computed on another thread (hashing releases the GIL): memory stays near the size of X.
+    ``rows_per_group`` overrides the row-group size (tests).
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     meta = {
         "spec": ds.spec,
-        "digest": ds.digest,
         "theta0": ds.theta0.tolist(),
         "theta_true": None if ds.theta_true is None else ds.theta_true.tolist(),
         "feature_names": ds.feature_names,
@@ -41,16 +49,81 @@ def save_dataset(ds: Dataset, folder: str | os.PathLike) -> Path:
         "n_train": len(ds.y),
         "n_test": len(ds.y_test),
     }
-    parts = {
-        TRAIN: _frame(ds.X, ds.y, ds.feature_names, ds.target_name),
-        TEST: _frame(ds.X_test, ds.y_test, ds.feature_names, ds.target_name),
-    }
-    for name, df in parts.items():
-        tmp = folder / f".{name}.tmp"
-        df.to_parquet(tmp, index=False)
-        os.replace(tmp, folder / name)
+    parts = {TRAIN: (ds.X, ds.y), TEST: (ds.X_test, ds.y_test)}
+    with ThreadPoolExecutor(1) as pool:
+        digest = pool.submit(lambda: ds.digest)
+        for name, (X, y) in parts.items():
+            tmp = folder / f".{name}.tmp"
+            _write_parquet(tmp, X, y, ds.feature_names, ds.target_name, rows_per_group)
+            os.replace(tmp, folder / name)
+        meta["digest"] = digest.result()
     write_json_atomic(folder / META, meta)
     return folder
+
+
+def _write_parquet(path: Path, X: np.ndarray, y: np.ndarray, names: list[str], target: str,
+                   rows: int | None, compression: str = "snappy") -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    n, m = X.shape
+    schema = pa.schema([pa.field(str(c), pa.from_numpy_dtype(X.dtype)) for c in names]
+                       + [pa.field(str(target), pa.from_numpy_dtype(y.dtype))])
+    rows = min(n, rows or max(1, ROW_GROUP_BYTES // ((m + 1) * X.itemsize)))
+    cols = np.empty((m, rows), dtype=X.dtype)  # one row group's features, each contiguous
+    with pq.ParquetWriter(path, schema, compression=compression, use_dictionary=False) as writer:
+        for i in range(0, n, rows):
+            k = min(rows, n - i)
+            _transpose_into(cols[:, :k], X[i : i + k])
+            arrays = [pa.array(c[:k]) for c in cols]  # views of the buffer, no copy
+            arrays.append(pa.array(np.ascontiguousarray(y[i : i + k])))
+            writer.write_table(pa.Table.from_arrays(arrays, schema=schema), row_group_size=k)
+        if n == 0:
+            writer.write_table(schema.empty_table())
+
+
+def _transpose_into(out: np.ndarray, X: np.ndarray, step: int = 256) -> None:
+    """out = X.T, a few hundred rows at a time: each piece of X is read from the cache m times
+    instead of from memory (a plain transposed copy reads a cache line per value)."""
+    for a in range(0, X.shape[0], step):
+        out[:, a : a + step] = X[a : a + step].T
+
+
+def _read_parquet(path: Path, names: list[str], target: str, on_rows=None,
+                  batch_rows: int | None = None):
+    """X (n, m) and y (n,) as float32, filled in place (no second copy of X).
+
+    One row group is decoded at a time (arrow's own reader would read ahead, holding much of the
+    file), and copied into X in cache-sized batches of rows; ``on_rows(X_rows)`` sees each
+    batch's rows of X in order, once they are filled.
+    """
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(path)
+    n, m = pf.metadata.num_rows, len(names)
+    X = np.empty((n, m), dtype=np.float32)
+    y = np.empty(n, dtype=np.float32)
+    batch_rows = batch_rows or max(1, READ_BATCH_BYTES // ((m + 1) * 4))
+    at = 0
+    for g in range(pf.num_row_groups):
+        group = pf.read_row_group(g, columns=[*names, target])
+        k = group.num_rows
+        if at + k > n:
+            raise ValueError(f"{path.name} holds more rows than its metadata says ({n})")
+        cols = [group.column(j).to_numpy() for j in range(m + 1)]
+        for a in range(0, k, batch_rows):
+            b = min(k, a + batch_rows)
+            rows = X[at + a : at + b]
+            for j in range(m):
+                rows[:, j] = cols[j][a:b]
+            y[at + a : at + b] = cols[m][a:b]
+            if on_rows is not None:
+                on_rows(rows)
+        at += k
+        del group, cols
+    if at != n:
+        raise ValueError(f"{path.name} holds {at} rows, its metadata says {n}")
+    return X, y
 
 
 def write_json_atomic(path: Path, obj) -> None:
@@ -59,23 +132,31 @@ def write_json_atomic(path: Path, obj) -> None:
     os.replace(tmp, path)
 
 
-def load_dataset(folder: str | os.PathLike, expect_spec: dict | None = None) -> Dataset:
-    """Read a saved dataset, checking its digest and, if given, that it was made from ``expect_spec``."""
-    import pandas as pd
+def load_dataset(folder: str | os.PathLike, expect_spec: dict | None = None, *,
+                 batch_rows: int | None = None) -> Dataset:
+    """Read a saved dataset, checking its digest and, if given, that ``expect_spec`` made it.
 
+    X is filled in place as the file is read, and hashed on another thread as its rows arrive, so
+    memory stays near the size of X and the check costs no second pass.  ``batch_rows``
+    overrides the read batch size (tests).
+    """
     folder = Path(folder)
     meta_path = folder / META
     if not meta_path.is_file():
-        raise LinregError("data.dir", f"a folder holding {META} (run the generate stage)", str(folder))
+        raise LinregError("data.dir", f"a folder holding {META} (run the generate stage)",
+                          str(folder))
+    h = hashlib.sha256()
     try:
         meta = json.loads(meta_path.read_text())
         names, target = meta["feature_names"], meta["target_name"]
-        train = pd.read_parquet(folder / TRAIN)
-        test = pd.read_parquet(folder / TEST)
-        X = train[names].to_numpy(np.float32)
-        y = train[target].to_numpy(np.float32)
-        X_test = test[names].to_numpy(np.float32).reshape(-1, len(names))
-        y_test = test[target].to_numpy(np.float32)
+        with ThreadPoolExecutor(1) as pool:  # one worker: the hash sees the rows in order
+            pending = []
+            X, y = _read_parquet(folder / TRAIN, names, target, batch_rows=batch_rows,
+                                 on_rows=lambda rows: pending.append(
+                                     pool.submit(h.update, as_bytes(rows))))
+            for job in pending:
+                job.result()
+        X_test, y_test = _read_parquet(folder / TEST, names, target, batch_rows=batch_rows)
     except Exception as exc:  # any unreadable piece means the same thing to the user
         raise LinregError(
             "data.dir", "a readable dataset (rerun the generate stage)", str(folder),
@@ -89,6 +170,9 @@ def load_dataset(folder: str | os.PathLike, expect_spec: dict | None = None) -> 
         feature_mean=None if meta["feature_mean"] is None else np.array(meta["feature_mean"]),
         feature_scale=None if meta["feature_scale"] is None else np.array(meta["feature_scale"]),
     )
+    for a in ds.digested_arrays()[1:]:  # X is hashed already
+        h.update(as_bytes(a))
+    ds.__dict__["digest"] = h.hexdigest()  # the cached_property's value
     if ds.digest != meta["digest"]:
         raise LinregError(
             "data.dir", "an intact dataset (its arrays no longer match the digest in meta.json; "
@@ -164,12 +248,13 @@ def load_csv(spec: CsvSpec) -> Dataset:
         bad = values.isna() | ~np.isfinite(values.to_numpy(np.float64, na_value=np.nan))
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise LinregError(f"column {col!r}", "finite numbers in every row", str(df[col].iloc[row]),
+            raise LinregError(f"column {col!r}", "finite numbers in every row",
+                              str(df[col].iloc[row]),
                               note=f"{spec.path}, data row {row + 1}")
     X_all = df[features].to_numpy(np.float64)
     y_all = df[spec.target].to_numpy(np.float64)
     n = len(df)
-    n_test = int(round(spec.test_fraction * n))
+    n_test = round(spec.test_fraction * n)
     n_train = n - n_test
     m = len(features)
     if n_train < m + 1 or n_train < 2:
@@ -183,8 +268,17 @@ def load_csv(spec: CsvSpec) -> Dataset:
         scale = X_all[tr].std(axis=0)
         scale[scale == 0] = 1.0
         X_all = (X_all - mean) / scale
+    big = float(np.finfo(np.float32).max)
+    for j, col in enumerate([*features, spec.target]):
+        over = np.abs(X_all[:, j] if j < m else y_all) > big
+        if over.any():
+            row = int(np.flatnonzero(over)[0])
+            raise LinregError(f"column {col!r}", "numbers that fit in float32 (|x| <= 3.4e+38; "
+                              "datasets are float32)", str(df[col].iloc[row]),
+                              note=f"{spec.path}, data row {row + 1}")
     theta0 = initial_theta(
-        spec.init, m, spec.init_seed, linear_init(m, spec.seed) if spec.init == "walkthrough" else None
+        spec.init, m, spec.init_seed,
+        linear_init(m, spec.seed) if spec.init == "walkthrough" else None,
     )
     return Dataset(
         X=X_all[tr].astype(np.float32), y=y_all[tr].astype(np.float32),

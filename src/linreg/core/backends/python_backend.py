@@ -70,7 +70,7 @@ def _step(theta, grad, velocity, lr, momentum):
         if velocity is None:
             velocity = list(grad)
         else:
-            velocity = [momentum * v + g for v, g in zip(velocity, grad)]
+            velocity = [momentum * v + g for v, g in zip(velocity, grad, strict=True)]
         grad = velocity
     for j, g in enumerate(grad):
         theta[j] -= lr * g

@@ -1,0 +1,65 @@
+"""The benchmark harness's plumbing (rows, verdicts, the table, RESULTS.md); never its timings."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # benchmarks/ is a package at the repository's root, not installed
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import MODULES  # noqa: E402
+from benchmarks.common import Row, table, write_results  # noqa: E402
+
+
+def test_rows_compute_their_ratio_and_verdict():
+    met = Row("a", 2.0, 4.0, target=1.0)
+    assert met.ratio == 0.5 and met.verdict == "met"
+    missed = Row("b", 3.0, 2.0, target=1.0)
+    assert missed.ratio == 1.5 and missed.verdict == "NOT met"
+    assert Row("c", 1.0, 2.0).verdict == ""  # informative: no target
+    skipped = Row("d", None, None, target=1.5, note="skipped: no CUDA device here")
+    assert skipped.ratio is None and skipped.verdict == "skipped"
+    assert Row("e", 1.0, 2.0, ratio=0.4).ratio == 0.4  # a side-by-side median stays as given
+
+
+def test_table_and_results_file(tmp_path):
+    rows = [Row("walk", 0.1, 0.2, target=1.0, baseline_name="bare loop"),
+            Row("gpu", None, None, target=1.5, note="skipped: no CUDA device here")]
+    text = table(rows)
+    assert "walk" in text and "met" in text and "skipped" in text and "bare loop" in text
+    out = write_results([("walkthrough", "The walkthrough.", rows, "Some *notes*.")], 12.0,
+                        "python -m benchmarks", tmp_path / "RESULTS.md")
+    md = out.read_text()
+    assert md.startswith("# Benchmarks")
+    assert "## Machine" in md and "- cpu:" in md and "- numpy:" in md
+    assert "| walk | 100 µs | 200 µs (bare loop) | 0.50x | <= 1x | met |" in md
+    assert "1 target(s) met, 0 not met." in md
+    assert "## walkthrough: The walkthrough.\n\nSome *notes*." in md
+
+
+def test_every_module_has_the_interface():
+    import importlib
+    import importlib.util
+
+    for name in MODULES:
+        if importlib.util.find_spec(f"benchmarks.{name}") is None:
+            assert name == "sweep"  # the one optional module
+            continue
+        mod = importlib.import_module(f"benchmarks.{name}")
+        assert callable(mod.run) and mod.__doc__
+
+
+@pytest.mark.slow
+def test_quick_run_of_the_walkthrough_benchmark(tmp_path):
+    out = tmp_path / "RESULTS.md"
+    done = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--only", "walkthrough",
+                           "--only", "gpu", "--out", str(out)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "walkthrough 100x1 mse: torch per epoch" in done.stdout
+    assert "walkthrough 100x1 mse: torch per epoch" in out.read_text()
