@@ -23,12 +23,23 @@ def available() -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[2])
-    p.add_argument("--quick", action="store_true",
-                   help="small sizes and few repeats: a smoke run (writes no RESULTS.md)")
-    p.add_argument("--only", action="append", metavar="NAME",
-                   help=f"run only this module (repeatable): {', '.join(MODULES)}")
-    p.add_argument("--out", type=Path, default=None,
-                   help="write the results here (default: benchmarks/RESULTS.md on a full run)")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="small sizes and few repeats: a smoke run (writes no RESULTS.md)",
+    )
+    p.add_argument(
+        "--only",
+        action="append",
+        metavar="NAME",
+        help=f"run only this module (repeatable): {', '.join(MODULES)}",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="write the results here (default: benchmarks/RESULTS.md on a full run)",
+    )
     args = p.parse_args(argv)
     names = available()
     if args.only:
@@ -53,8 +64,11 @@ def main(argv: list[str] | None = None) -> int:
     all_rows = [r for _, _, rows, _ in sections for r in rows]
     print(f"\n== all ({seconds:.0f} s)\n{table(all_rows)}")
     if out is not None:
-        command = "python -m benchmarks" + (" --quick" if args.quick else "") + "".join(
-            f" --only {n}" for n in args.only or [])
+        command = (
+            "python -m benchmarks"
+            + (" --quick" if args.quick else "")
+            + "".join(f" --only {n}" for n in args.only or [])
+        )
         write_results(sections, seconds, command, out)
         print(f"\nwrote {out}")
     return 0

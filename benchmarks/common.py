@@ -54,6 +54,7 @@ class Row:
 
 # --- timing ---------------------------------------------------------------------------------------
 
+
 def timed(fn: Callable[[], object]) -> tuple[float, object]:
     """(seconds, result) of one call."""
     t = time.perf_counter()
@@ -77,8 +78,11 @@ def paired(measure: Callable[[], tuple[float, float]], repeat: int) -> tuple[flo
     two figures taken a moment apart, so drift of a shared machine cancels.
     """
     pairs = [measure() for _ in range(repeat)]
-    return (median([v for v, _ in pairs]), median([b for _, b in pairs]),
-            median([v / b for v, b in pairs]))
+    return (
+        median([v for v, _ in pairs]),
+        median([b for _, b in pairs]),
+        median([v / b for v, b in pairs]),
+    )
 
 
 def read_bandwidth(X: np.ndarray, repeat: int = 3) -> tuple[float, str]:
@@ -107,6 +111,7 @@ def read_bandwidths(X: np.ndarray, repeat: int = 3) -> dict[str, float]:
 
 
 # --- the machine ----------------------------------------------------------------------------------
+
 
 def machine() -> dict[str, str]:
     """What the numbers were measured on."""
@@ -148,9 +153,12 @@ def machine() -> dict[str, str]:
     try:
         from threadpoolctl import threadpool_info
 
-        libs = [f"{d.get('internal_api')} {d.get('version')} ({d.get('architecture')}, "
-                f"{d.get('num_threads')} threads)" for d in threadpool_info()
-                if d.get("user_api") == "blas"]
+        libs = [
+            f"{d.get('internal_api')} {d.get('version')} ({d.get('architecture')}, "
+            f"{d.get('num_threads')} threads)"
+            for d in threadpool_info()
+            if d.get("user_api") == "blas"
+        ]
         blas = "; BLAS " + ", ".join(libs) if libs else ""
     except ImportError:
         pass
@@ -172,6 +180,7 @@ def machine() -> dict[str, str]:
 
 # --- output ---------------------------------------------------------------------------------------
 
+
 def fmt(x: float | None, unit: str = "") -> str:
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "-"
@@ -191,15 +200,24 @@ def table(rows: Sequence[Row], markdown: bool = False) -> str:
         base = fmt(r.baseline, r.unit)
         if r.baseline_name and r.baseline is not None:
             base = f"{base} ({r.baseline_name})"
-        body.append([r.name, fmt(r.value, r.unit), base,
-                     "-" if r.ratio is None else f"{r.ratio:.2f}x",
-                     "-" if r.target is None else f"<= {r.target:g}x", r.verdict or "-", r.note])
+        body.append(
+            [
+                r.name,
+                fmt(r.value, r.unit),
+                base,
+                "-" if r.ratio is None else f"{r.ratio:.2f}x",
+                "-" if r.target is None else f"<= {r.target:g}x",
+                r.verdict or "-",
+                r.note,
+            ]
+        )
     if markdown:
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         lines += ["| " + " | ".join(c.replace("|", "\\|") for c in row) + " |" for row in body]
         return "\n".join(lines)
-    widths = [max(len(h), *(len(row[i]) for row in body)) if body else len(h)
-              for i, h in enumerate(head)]
+    widths = [
+        max(len(h), *(len(row[i]) for row in body)) if body else len(h) for i, h in enumerate(head)
+    ]
     widths[-1] = len(head[-1])  # the note runs on
     fmt_row = "  ".join(f"{{:<{w}}}" for w in widths)
     out = [fmt_row.format(*head), fmt_row.format(*("-" * w for w in widths))]
@@ -207,8 +225,12 @@ def table(rows: Sequence[Row], markdown: bool = False) -> str:
     return "\n".join(out)
 
 
-def write_results(sections: list[tuple[str, str, list[Row], str]], seconds: float, command: str,
-                  path: Path = RESULTS) -> Path:
+def write_results(
+    sections: list[tuple[str, str, list[Row], str]],
+    seconds: float,
+    command: str,
+    path: Path = RESULTS,
+) -> Path:
     """RESULTS.md: the machine, the ratio table, then each module's notes.
 
     ``sections`` holds (module name, its docstring's first line, its rows, its notes).
@@ -231,7 +253,8 @@ def write_results(sections: list[tuple[str, str, list[Row], str]], seconds: floa
         "## Ratios",
         "",
         f"{met} target(s) met, {len(missed)} not met"
-        + (f" ({', '.join(missed)}; see below for the measured reason)" if missed else "") + ".",
+        + (f" ({', '.join(missed)}; see below for the measured reason)" if missed else "")
+        + ".",
         "",
         table(rows, markdown=True),
         "",

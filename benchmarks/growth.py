@@ -60,8 +60,16 @@ def measure(X, y, theta0) -> dict:
     blocked = epoch_ms(X, y, theta0, "mae", "blocked")
     plain = epoch_ms(X, y, theta0, "mae", "plain", budget_s=0.4)
     setup, each = stats_costs(X, y)
-    return {"n": n, "m": m, "mb": X.nbytes / 1e6, "bound": bound, "blocked": blocked,
-            "plain": plain, "setup": setup, "stats_us": each}
+    return {
+        "n": n,
+        "m": m,
+        "mb": X.nbytes / 1e6,
+        "bound": bound,
+        "blocked": blocked,
+        "plain": plain,
+        "setup": setup,
+        "stats_us": each,
+    }
 
 
 def run(quick: bool) -> list[Row]:
@@ -81,22 +89,39 @@ def run(quick: bool) -> list[Row]:
     rows = []
     for r in (by_n[-1], by_m[-1]):
         tag = f"growth {r['n']:,}x{r['m']} f32"
-        rows.append(Row(f"{tag}: row-block epoch (mae)", r["blocked"], r["bound"],
-                        baseline_name="one read of X", note="the full tables are in RESULTS.md"))
-        rows.append(Row(f"{tag}: stats one-off pass", r["setup"], r["blocked"],
-                        baseline_name="one row-block epoch",
-                        note=f"then {r['stats_us']:.0f} µs an epoch"))
+        rows.append(
+            Row(
+                f"{tag}: row-block epoch (mae)",
+                r["blocked"],
+                r["bound"],
+                baseline_name="one read of X",
+                note="the full tables are in RESULTS.md",
+            )
+        )
+        rows.append(
+            Row(
+                f"{tag}: stats one-off pass",
+                r["setup"],
+                r["blocked"],
+                baseline_name="one row-block epoch",
+                note=f"then {r['stats_us']:.0f} µs an epoch",
+            )
+        )
     return rows
 
 
 def _table(rows: list[dict]) -> list[str]:
-    out = ["| n | m | X (MB) | one read | row-block epoch | ratio | plain-formula epoch | "
-           "stats pass (once) | stats epoch |", "|---|---|---|---|---|---|---|---|---|"]
+    out = [
+        "| n | m | X (MB) | one read | row-block epoch | ratio | plain-formula epoch | "
+        "stats pass (once) | stats epoch |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         out.append(
             f"| {r['n']:,} | {r['m']} | {r['mb']:,.1f} | {r['bound']:.3g} ms | "
             f"{r['blocked']:.3g} ms | {r['blocked'] / r['bound']:.2f}x | {r['plain']:.3g} ms | "
-            f"{r['setup']:.3g} ms | {r['stats_us']:.3g} µs |")
+            f"{r['setup']:.3g} ms | {r['stats_us']:.3g} µs |"
+        )
     return out
 
 
@@ -110,25 +135,28 @@ def notes(rows: list[Row]) -> str:
     plain_ns = big["plain"] * 1e6 / values
     widest = by_m[-1]
     setup_ns = widest["setup"] * 1e6 / (widest["n"] * widest["m"] ** 2)
-    return "\n".join([
-        "Against n (m = 100):",
-        "",
-        *_table(by_n),
-        "",
-        f"Against m (n = {by_m[0]['n']:,}):",
-        "",
-        *_table(by_m),
-        "",
-        "Rules of thumb from these tables (float32; float64 reads twice the bytes):",
-        "",
-        f"- an epoch on the row-block path (every loss, large data) costs about "
-        f"{per_value_ns:.2f} ns per value of X (n x m), so {per_value_ns:.2f} s per "
-        f"10^9 values, within about 2x of the one-read bound once X is larger than the "
-        f"caches; the plain formula costs about {plain_ns:.2f} ns per value;",
-        f"- the sufficient statistics (mse, mse_half) cost one pass of about {setup_ns:.3f} ns "
-        "per n x m^2 (float64 products), then an epoch independent of n: the table's last "
-        "column, growing as m^2;",
-        f"- small data (n x m below {fast.SMALL_ELEMENTS:,} values) stays on the plain "
-        "formula, which is faster there (the first rows of the tables);",
-        "- a run costs epochs x epoch (+ the stats pass), and a sweep the sum of its runs.",
-    ])
+    return "\n".join(
+        [
+            "Against n (m = 100):",
+            "",
+            *_table(by_n),
+            "",
+            f"Against m (n = {by_m[0]['n']:,}):",
+            "",
+            *_table(by_m),
+            "",
+            "Rules of thumb from these tables (float32; float64 reads twice the bytes):",
+            "",
+            f"- an epoch on the row-block path (every loss, large data) costs about "
+            f"{per_value_ns:.2f} ns per value of X (n x m), so {per_value_ns:.2f} s per "
+            f"10^9 values ({big['blocked'] / big['bound']:.1f}x the one-read bound at "
+            f"{big['n']:,} x {big['m']}, where X is far larger than the caches); the plain formula "
+            f"costs about {plain_ns:.2f} ns per value;",
+            f"- the sufficient statistics (mse, mse_half) cost one pass of about {setup_ns:.3f} ns "
+            "per n x m^2 (float64 products), then an epoch independent of n: the table's last "
+            "column, growing as m^2;",
+            f"- small data (n x m below {fast.SMALL_ELEMENTS:,} values) stays on the plain "
+            "formula, which is faster there (the first rows of the tables);",
+            "- a run costs epochs x epoch (+ the stats pass), and a sweep the sum of its runs.",
+        ]
+    )

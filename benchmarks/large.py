@@ -109,27 +109,55 @@ def run(quick: bool) -> list[Row]:
             if force.get("engine") == "torch":
                 return ms, f"autograd loop, {e} epochs"
             shared = " (the shared numpy kernels on the tensors' memory)"
-            return ms, f"{path} path, {e} epochs" + (shared if backend == "torch" and
-                                                     path != "plain" else "")
+            return ms, f"{path} path, {e} epochs" + (
+                shared if backend == "torch" and path != "plain" else ""
+            )
+
         return measure
 
     cases = []  # (label, measure() -> (ms, note), target)
     for backend in ("numpy", "torch"):
         cases.append((f"{backend} mse", fitting(backend, "mse", epochs), TARGET[backend]))
         cases.append((f"{backend} mae", fitting(backend, "mae", blocked_epochs), TARGET[backend]))
-        cases.append((f"{backend} mse, row blocks forced",
-                      fitting(backend, "mse", blocked_epochs, path="blocked"), TARGET[backend]))
+        cases.append(
+            (
+                f"{backend} mse, row blocks forced",
+                fitting(backend, "mse", blocked_epochs, path="blocked"),
+                TARGET[backend],
+            )
+        )
     for backend in ("numpy", "torch"):
         force = {"path": "plain"} if backend == "numpy" else {"path": "plain", "engine": "torch"}
         for loss in ("mse", "mae"):
-            cases.append((f"{backend} {loss}, plain formula (before)",
-                          fitting(backend, loss, plain_epochs, **force), None))
-    cases.append(("X @ w alone over the same row blocks", lambda: (
-        forward_only(X, theta0), "one read of X through numpy's matrix-vector product, nothing "
-        "else: the row-block path's floor"), None))
-    cases.append(("torch mae, the same row blocks in torch ops", lambda: (
-        torch_ops_blocks(X, y, theta0), "loss and gradient only, in torch's BLAS: why the torch "
-        "backend runs numpy's kernels on the cpu"), None))
+            cases.append(
+                (
+                    f"{backend} {loss}, plain formula (before)",
+                    fitting(backend, loss, plain_epochs, **force),
+                    None,
+                )
+            )
+    cases.append(
+        (
+            "X @ w alone over the same row blocks",
+            lambda: (
+                forward_only(X, theta0),
+                "one read of X through numpy's matrix-vector product, nothing "
+                "else: the row-block path's floor",
+            ),
+            None,
+        )
+    )
+    cases.append(
+        (
+            "torch mae, the same row blocks in torch ops",
+            lambda: (
+                torch_ops_blocks(X, y, theta0),
+                "loss and gradient only, in torch's BLAS: why the torch "
+                "backend runs numpy's kernels on the cpu",
+            ),
+            None,
+        )
+    )
 
     results: dict[str, list[tuple[float, float]]] = {c[0]: [] for c in cases}
     notes: dict[str, str] = {}
@@ -149,14 +177,32 @@ def run(quick: bool) -> list[Row]:
         pairs = results[label]
         value = median([v for v, _ in pairs])
         paired = median([v / b for v, b in pairs])
-        note = (f"{notes[label]}; fastest of {len(pairs)}: {min(v for v, _ in pairs):.3g} ms; "
-                f"against the read just before each: {paired:.2f}x")
-        rows.append(Row(f"large {n:,}x{m} f32: {label}", value, bound, None, target, note,
-                        baseline_name="one read of X"))
-    rows.append(Row(f"large {n:,}x{m} f32: read bandwidth", median(bws) / 1e9, None, unit="GB/s",
-                    note=f"{gb * 1e3:.0f} MB of X; medians: " + ", ".join(
-                        f"{k} {median(v) / 1e9:.1f} GB/s" for k, v in each.items())
-                    + f"; range {min(bws) / 1e9:.1f} to {max(bws) / 1e9:.1f} GB/s"))
+        note = (
+            f"{notes[label]}; fastest of {len(pairs)}: {min(v for v, _ in pairs):.3g} ms; "
+            f"against the read just before each: {paired:.2f}x"
+        )
+        rows.append(
+            Row(
+                f"large {n:,}x{m} f32: {label}",
+                value,
+                bound,
+                None,
+                target,
+                note,
+                baseline_name="one read of X",
+            )
+        )
+    rows.append(
+        Row(
+            f"large {n:,}x{m} f32: read bandwidth",
+            median(bws) / 1e9,
+            None,
+            unit="GB/s",
+            note=f"{gb * 1e3:.0f} MB of X; medians: "
+            + ", ".join(f"{k} {median(v) / 1e9:.1f} GB/s" for k, v in each.items())
+            + f"; range {min(bws) / 1e9:.1f} to {max(bws) / 1e9:.1f} GB/s",
+        )
+    )
     return rows
 
 
@@ -165,9 +211,11 @@ def notes(rows: list[Row]) -> str:
     ops, ours = by.get("torch mae, the same row blocks in torch ops"), by.get("numpy mae")
     compare = "."
     if ops and ours and ops.value and ours.value:
-        compare = (f": {ops.value:.0f} ms for an epoch's loss and gradient alone, against "
-                   f"{ours.value:.0f} ms for a whole fit() epoch on numpy's kernels "
-                   f"({'slower' if ops.value > ours.value else 'not slower'} here).")
+        compare = (
+            f": {ops.value:.0f} ms for an epoch's loss and gradient alone, against "
+            f"{ours.value:.0f} ms for a whole fit() epoch on numpy's kernels "
+            f"({'slower' if ops.value > ours.value else 'not slower'} here)."
+        )
     floor, why = by.get("X @ w alone over the same row blocks"), []
     missed = [r for r in rows if r.verdict == "NOT met"]
     if missed and floor and floor.ratio and getattr(run, "x_bytes", None):
@@ -183,37 +231,40 @@ def notes(rows: list[Row]) -> str:
             f"{per_core:.0f} GB/s a core, {default_workers()} cores here, while a plain sum "
             "(the bound) draws more from the memory.  That is the floor of this way of reading "
             "X; a whole epoch adds the second product, from the cache, and the loss's "
-            "elementwise work: " + ", ".join(
-                f"{r.name.split(': ', 1)[1]} {r.ratio / floor.ratio:.2f}x the floor"
-                for r in missed)
+            "elementwise work: "
+            + ", ".join(
+                f"{r.name.split(': ', 1)[1]} {r.ratio / floor.ratio:.2f}x the floor" for r in missed
+            )
             + ".  The bound itself moves with the load of the machine's neighbours (see the "
             "read-bandwidth row's range).  Getting nearer it would take a compiled kernel that "
             "reads each row once for both products and streams memory as a sum does (numba or "
             "C; neither is a dependency of linreg).",
         ]
-    return "\n".join([
-        "The plain formula reads X twice an epoch (`X @ w`, then `X.T @ slope(r)`), each from "
-        "memory since X is far larger than the caches, and makes full-length temporaries; the "
-        "autograd loop does the same plus its graph.  The fast paths (`linreg.core.fast`):",
-        "",
-        "- *row blocks* (every loss): X is cut into blocks of about 2 MiB (a core's L2 cache); a "
-        "block's residuals and its share of the gradient are computed while it is in the cache, "
-        "so X is read from memory once an epoch.  The blocks are shared among the cores (BLAS "
-        "held to one thread meanwhile), and each block's partial sums are kept and added in block "
-        "order in float64, so the numbers do not depend on the number of threads.  Block rows are "
-        "a multiple of 64, which makes each residual bit-identical to the plain formula's.",
-        "- *sufficient statistics* (mse, mse_half, full batch, runs of at least 8 + m/2 epochs): "
-        "one pass computes W^T W for W = [1, X, y] in float64, a second the residuals at the "
-        "least-squares point t; then J(theta) = J_t + 2 d.g_t + d.A d and grad = 2 (g_t + A d) "
-        "with d = theta - t, O(m^2) an epoch whatever n.  Float64 and the reference point keep "
-        "J's relative precision down to the optimum (theta^T A theta - 2 b^T theta + c would "
-        "cancel there).  Epoch 0 and any epoch near the divergence limit are computed by the "
-        "formula, so divergence is detected as before.",
-        "",
-        "The torch backend runs the same cpu kernels on the tensors' own memory: the same row "
-        "blocks written in torch operations (torch's own BLAS; MKL, whose matrix-vector products "
-        "were slower than numpy's OpenBLAS on the AMD processor this was developed on) cost"
-        f"{compare}  On the walkthrough-sized problems, on mini-batches and on devices the "
-        "torch backend stays the autograd loop.",
-        *why,
-    ])
+    return "\n".join(
+        [
+            "The plain formula reads X twice an epoch (`X @ w`, then `X.T @ slope(r)`), each from "
+            "memory since X is far larger than the caches, and makes full-length temporaries; the "
+            "autograd loop does the same plus its graph.  The fast paths (`linreg.core.fast`):",
+            "",
+            "- *row blocks* (every loss): X is cut into blocks of about 2 MiB (a core's L2 cache); a "
+            "block's residuals and its share of the gradient are computed while it is in the cache, "
+            "so X is read from memory once an epoch.  The blocks are shared among the cores (BLAS "
+            "held to one thread meanwhile), and each block's partial sums are kept and added in block "
+            "order in float64, so the numbers do not depend on the number of threads.  Block rows are "
+            "a multiple of 64, which makes each residual bit-identical to the plain formula's.",
+            "- *sufficient statistics* (mse, mse_half, full batch, runs of at least 8 + m/2 epochs): "
+            "one pass computes W^T W for W = [1, X, y] in float64, a second the residuals at the "
+            "least-squares point t; then J(theta) = J_t + 2 d.g_t + d.A d and grad = 2 (g_t + A d) "
+            "with d = theta - t, O(m^2) an epoch whatever n.  Float64 and the reference point keep "
+            "J's relative precision down to the optimum (theta^T A theta - 2 b^T theta + c would "
+            "cancel there).  Epoch 0 and any epoch near the divergence limit are computed by the "
+            "formula, so divergence is detected as before.",
+            "",
+            "The torch backend runs the same cpu kernels on the tensors' own memory: the same row "
+            "blocks written in torch operations (torch's own BLAS; MKL, whose matrix-vector products "
+            "were slower than numpy's OpenBLAS on the AMD processor this was developed on) cost"
+            f"{compare}  On the walkthrough-sized problems, on mini-batches and on devices the "
+            "torch backend stays the autograd loop.",
+            *why,
+        ]
+    )

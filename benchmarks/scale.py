@@ -87,8 +87,13 @@ def child(n: int, m: int, epochs: int, folder: str) -> dict:
 def measure(n: int, m: int, epochs: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="linreg-scale-") as tmp:
         cmd = [sys.executable, "-m", "benchmarks.scale", str(n), str(m), str(epochs), tmp]
-        done = subprocess.run(cmd, capture_output=True, text=True, check=False,
-                              cwd=Path(__file__).resolve().parent.parent)
+        done = subprocess.run(
+            cmd,
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
         if done.returncode != 0:
             raise RuntimeError(f"scale child failed:\n{done.stderr[-3000:]}")
         return json.loads(done.stdout.strip().splitlines()[-1])
@@ -98,15 +103,31 @@ def run(quick: bool) -> list[Row]:
     n, m, epochs = (200_000, 100, 10) if quick else (10_000_000, 100, 10)
     r = measure(n, m, epochs)
     x = r["x_mib"]
-    rows = [Row(f"scale {n:,}x{m} f32: peak memory", r["peak_mib"], x, target=TARGET, unit="MiB",
-                baseline_name="bytes of X",
-                note=f"whole child process (python, numpy, torch: {r['start_mib']:.0f} MiB at "
-                     "start); "
-                     f"generate, save, load, train {epochs} epochs")]
+    rows = [
+        Row(
+            f"scale {n:,}x{m} f32: peak memory",
+            r["peak_mib"],
+            x,
+            target=TARGET,
+            unit="MiB",
+            baseline_name="bytes of X",
+            note=f"whole child process (python, numpy, torch: {r['start_mib']:.0f} MiB at "
+            "start); "
+            f"generate, save, load, train {epochs} epochs",
+        )
+    ]
     for name, p in r["phases"].items():
-        rows.append(Row(f"scale {n:,}x{m} f32: {name}", p["s"], None, unit="s",
-                        note=f"peak {p['peak_mib']:.0f} MiB = {p['peak_mib'] / x:.2f}x X"
-                        if p["peak_mib"] and r["peak_resets"] else ""))
+        rows.append(
+            Row(
+                f"scale {n:,}x{m} f32: {name}",
+                p["s"],
+                None,
+                unit="s",
+                note=f"peak {p['peak_mib']:.0f} MiB = {p['peak_mib'] / x:.2f}x X"
+                if p["peak_mib"] and r["peak_resets"]
+                else "",
+            )
+        )
     run.last = r  # for notes()
     return rows
 

@@ -37,13 +37,21 @@ for lr, ep, loss, backend, device in itertools.product(*grid):
 print(json.dumps({"fit_s": time.perf_counter() - t}))
 """
 GRIDS = {  # runs -> sweep section
-    6: {"lr": [0.01], "epochs": [100, 1000], "loss": ["mse"], "backend": ["numpy", "python",
-                                                                         "torch"],
-        "device": ["cpu"]},
+    6: {
+        "lr": [0.01],
+        "epochs": [100, 1000],
+        "loss": ["mse"],
+        "backend": ["numpy", "python", "torch"],
+        "device": ["cpu"],
+    },
     36: None,  # params.yaml's own
-    216: {"lr": [0.001, 0.003, 0.01, 0.03, 0.1, 0.3], "epochs": [100, 1000],
-          "loss": ["mse", "mae", "huber"], "backend": ["numpy", "python", "torch"],
-          "device": ["cpu", "auto"]},
+    216: {
+        "lr": [0.001, 0.003, 0.01, 0.03, 0.1, 0.3],
+        "epochs": [100, 1000],
+        "loss": ["mse", "mae", "huber"],
+        "backend": ["numpy", "python", "torch"],
+        "device": ["cpu", "auto"],
+    },
 }
 
 
@@ -75,9 +83,18 @@ def _setup(folder: Path, sweep: dict | None) -> dict:
     params = _project(folder, sweep)
     _run([sys.executable, "-m", "linreg.generate", "params.yaml"], folder)
     # the store's schema exists before timing, as for every `dvc repro` but the first
-    subprocess.run([sys.executable, "-c", "from linreg.tracking import open_store, resolve_uri;"
-                    " open_store(resolve_uri(), 'linreg')"], cwd=folder, env=_env(folder),
-                   capture_output=True, check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from linreg.tracking import open_store, resolve_uri;"
+            " open_store(resolve_uri(), 'linreg')",
+        ],
+        cwd=folder,
+        env=_env(folder),
+        capture_output=True,
+        check=True,
+    )
     return params
 
 
@@ -105,12 +122,28 @@ def run(quick: bool) -> list[Row]:
             if n == 36:
                 stage_s = min(stage_s, stage(folder))  # a second pair: the better of two
                 bare_s = min(bare_s, bare(folder, params))
-                rows.append(Row("sweep: train stage, 36-run grid", stage_s, bare_s,
-                                target=TARGET, unit="s", baseline_name="bare 36 fits",
-                                note="Hydra + MLflow + figures + graphs vs fit() alone"))
+                rows.append(
+                    Row(
+                        "sweep: train stage, 36-run grid",
+                        stage_s,
+                        bare_s,
+                        target=TARGET,
+                        unit="s",
+                        baseline_name="bare 36 fits",
+                        note="Hydra + MLflow + figures + graphs vs fit() alone",
+                    )
+                )
             else:
-                rows.append(Row(f"sweep growth: {n} runs", stage_s, bare_s, unit="s",
-                                baseline_name="bare", note=f"{stage_s / n:.2f} s a run"))
+                rows.append(
+                    Row(
+                        f"sweep growth: {n} runs",
+                        stage_s,
+                        bare_s,
+                        unit="s",
+                        baseline_name="bare",
+                        note=f"{stage_s / n:.2f} s a run",
+                    )
+                )
     return rows
 
 

@@ -63,8 +63,17 @@ def run(quick: bool) -> list[Row]:
             note = "vectorised formula (data this small stays on the plain path)"
         if backend == "python":
             note = "plain Python loops over samples (the walkthrough's slow version)"
-        rows.append(Row(f"walkthrough 100x1 mse: {backend} per epoch", value, base, ratio, target,
-                        note, baseline_name="bare loop"))
+        rows.append(
+            Row(
+                f"walkthrough 100x1 mse: {backend} per epoch",
+                value,
+                base,
+                ratio,
+                target,
+                note,
+                baseline_name="bare loop",
+            )
+        )
     return rows
 
 
@@ -77,8 +86,10 @@ def notes(rows: list[Row]) -> str:
         "|---|---|---|---|",
     ]
     for r in rows:
-        lines.append(f"| {r.name.split(': ')[1].split()[0]} | {r.value * 1e3:.1f} µs | "
-                     f"{r.baseline * 1e3:.1f} µs | {r.ratio:.2f}x |")
+        lines.append(
+            f"| {r.name.split(': ')[1].split()[0]} | {r.value * 1e3:.1f} µs | "
+            f"{r.baseline * 1e3:.1f} µs | {r.ratio:.2f}x |"
+        )
     lines += [
         "",
         "What the torch backend trims from the naive version of its loop (the same numbers, bit "

@@ -33,8 +33,7 @@ VENV_BIN = Path(sys.executable).parent  # python, dvc and mlflow of the environm
 
 def clean_env(**extra: str) -> dict[str, str]:
     """os.environ without MLflow/DVC/Hydra settings, the environment's bin first on PATH."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("MLFLOW_", "DVC_", "HYDRA_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "DVC_", "HYDRA_"))}
     env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
     env["MPLBACKEND"] = "Agg"
     env.update(extra)
@@ -51,8 +50,11 @@ class Cli:
 
     def train(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [str(VENV_BIN / "python"), "-m", "linreg.train", *args], cwd=self.cwd,
-            env=clean_env(MLFLOW_TRACKING_URI=self.uri), capture_output=True, text=True,
+            [str(VENV_BIN / "python"), "-m", "linreg.train", *args],
+            cwd=self.cwd,
+            env=clean_env(MLFLOW_TRACKING_URI=self.uri),
+            capture_output=True,
+            text=True,
             timeout=timeout,
         )
 

@@ -41,9 +41,15 @@ class Background:
 
     def __enter__(self) -> subprocess.Popen:
         with open(self.log, "wb") as out:
-            self.proc = subprocess.Popen(self.cmd, cwd=self.cwd, env=self.env, stdout=out,
-                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         start_new_session=True)
+            self.proc = subprocess.Popen(
+                self.cmd,
+                cwd=self.cwd,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         return self.proc
 
     def __exit__(self, *exc) -> None:
@@ -105,14 +111,32 @@ def wait_log(text: str, proc: subprocess.Popen, log: Path, timeout: float = 60) 
 def mlflow_server(kind: str, port: int, backend: str, log: Path, cwd: Path, *extra: str):
     """``mlflow ui|server`` on 127.0.0.1:port with one worker and no job runner (a background
     pool of processes that the tests do not need)."""
-    cmd = [str(VENV_BIN / "mlflow"), kind, "--backend-store-uri", backend, "--host", HOST,
-           "--port", str(port), "--workers", "1", *extra]
+    cmd = [
+        str(VENV_BIN / "mlflow"),
+        kind,
+        "--backend-store-uri",
+        backend,
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        *extra,
+    ]
     return Background(cmd, log, cwd, clean_env(MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false"))
 
 
-def train(cwd: Path, uri: str, *args: str, timeout: float = 300,
-          **env: str) -> subprocess.CompletedProcess:
+def train(
+    cwd: Path, uri: str, *args: str, timeout: float = 300, **env: str
+) -> subprocess.CompletedProcess:
     """``python -m linreg.train ARGS`` in ``cwd`` recording into the MLflow store at ``uri``."""
-    return subprocess.run([str(VENV_BIN / "python"), "-m", "linreg.train", *args], cwd=cwd,
-                          env=clean_env(MLFLOW_TRACKING_URI=uri, **env), capture_output=True,
-                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [str(VENV_BIN / "python"), "-m", "linreg.train", *args],
+        cwd=cwd,
+        env=clean_env(MLFLOW_TRACKING_URI=uri, **env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )

@@ -47,8 +47,9 @@ def assert_same_trajectory(got, ref, rtol, eps):
     np.testing.assert_allclose(got.loss, ref.loss, rtol=rtol, atol=0)
     np.testing.assert_allclose(got.theta, ref.theta, rtol=rtol, atol=0)
     np.testing.assert_allclose(got.theta_final, ref.theta_final, rtol=rtol, atol=0)
-    np.testing.assert_allclose(got.grad_norm, ref.grad_norm, rtol=rtol,
-                               atol=grad_norm_atol(ref, eps))
+    np.testing.assert_allclose(
+        got.grad_norm, ref.grad_norm, rtol=rtol, atol=grad_norm_atol(ref, eps)
+    )
     np.testing.assert_array_equal(got.lr, ref.lr)
 
 
@@ -82,8 +83,9 @@ VARIANTS = {
 }
 
 
-@pytest.mark.parametrize("loss", [Loss("mse"), Loss("mae"), Loss("huber", 0.5)],
-                         ids=["mse", "mae", "huber"])
+@pytest.mark.parametrize(
+    "loss", [Loss("mse"), Loss("mae"), Loss("huber", 0.5)], ids=["mse", "mae", "huber"]
+)
 @pytest.mark.parametrize("variant", VARIANTS)
 @pytest.mark.parametrize("backend", OTHERS)
 def test_momentum_minibatch_and_schedules_agree(backend, variant, loss):
@@ -94,8 +96,9 @@ def test_momentum_minibatch_and_schedules_agree(backend, variant, loss):
 
 def test_float32_minibatch_momentum_numpy_and_torch_agree():
     s = TrainSettings(lr=0.05, epochs=200, momentum=0.5, batch_size=16, dtype="float32")
-    assert_same_trajectory(run("torch", s), run("numpy", s), rtol=1e-5,
-                           eps=np.finfo(np.float32).eps)
+    assert_same_trajectory(
+        run("torch", s), run("numpy", s), rtol=1e-5, eps=np.finfo(np.float32).eps
+    )
 
 
 def test_variants_change_the_trajectory():
@@ -107,7 +110,9 @@ def test_variants_change_the_trajectory():
         s = TrainSettings(lr=0.05, epochs=200, dtype="float64", **kw)
         for backend in BACKENDS:
             assert not np.allclose(run(backend, s).theta[1:], base.theta[1:], rtol=1e-6), (
-                backend, kw)
+                backend,
+                kw,
+            )
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -139,6 +144,7 @@ def test_fit_leaves_its_inputs_alone(backend, walkthrough_data):
 
 
 # --- the walkthrough's printed numbers ------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("epochs", "weight", "bias"), [(100, "2.2193", "1.0283"), (1000, "2.5059", "1.0178")]
@@ -175,6 +181,7 @@ def test_walkthrough_torch_loop_is_reproduced_exactly(walkthrough_data):
 
 
 # --- divergence ------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_divergence_is_a_status_not_an_exception(dtype, walkthrough_data):

@@ -35,6 +35,7 @@ def _tiny():
 
 # --- training settings ---------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("kw", "message"),
     [
@@ -53,8 +54,10 @@ def _tiny():
         (dict(momentum=-0.1), r"^momentum must be a number >= 0 and < 1, got -0\.1$"),
         (dict(batch_size=0), r"^batch_size must be an integer >= 1, got 0$"),
         (dict(batch_size=2.5), r"^batch_size must be an integer >= 1, got 2\.5$"),
-        (dict(schedule="linear"),
-         r"^schedule must be one of constant, step, exponential, cosine, got 'linear'$"),
+        (
+            dict(schedule="linear"),
+            r"^schedule must be one of constant, step, exponential, cosine, got 'linear'$",
+        ),
         (dict(step_size=0), r"^step_size must be an integer >= 1, got 0$"),
         (dict(gamma=0), r"^gamma must be a number > 0 and <= 1, got 0$"),
         (dict(gamma=1.5), r"^gamma must be a number > 0 and <= 1, got 1\.5$"),
@@ -79,8 +82,9 @@ def test_good_settings_pass_and_integers_are_accepted_as_numbers():
 @pytest.mark.parametrize("batch_size", [5, 100])
 def test_batch_size_larger_than_the_data(batch_size):
     X, y, theta0 = _tiny()
-    with pytest.raises(LinregError,
-                       match=rf"^batch_size must be an integer >= 1 and <= 4, got {batch_size}$"):
+    with pytest.raises(
+        LinregError, match=rf"^batch_size must be an integer >= 1 and <= 4, got {batch_size}$"
+    ):
         fit(X, y, theta0, TrainSettings(batch_size=batch_size))
 
 
@@ -92,14 +96,26 @@ def test_batch_size_larger_than_the_data(batch_size):
         (lambda: Loss("huber", -1.0), r"^delta must be a number > 0, got -1\.0$"),
         (lambda: Loss("huber", "big"), r"^delta must be a number > 0, got 'big'$"),
         (lambda: get_backend("jax"), r"^backend must be one of numpy, python, torch, got 'jax'$"),
-        (lambda: fit(*_tiny(), TrainSettings(), "jax"),
-         r"^backend must be one of numpy, python, torch, got 'jax'$"),
+        (
+            lambda: fit(*_tiny(), TrainSettings(), "jax"),
+            r"^backend must be one of numpy, python, torch, got 'jax'$",
+        ),
         (lambda: resolve_device("tpu"), r"^device must be one of cpu, cuda, mps, auto, got 'tpu'$"),
-        (lambda: fit(*_tiny(), TrainSettings(device="tpu"), "torch"),
-         r"^device must be one of cpu, cuda, mps, auto, got 'tpu'$"),
+        (
+            lambda: fit(*_tiny(), TrainSettings(device="tpu"), "torch"),
+            r"^device must be one of cpu, cuda, mps, auto, got 'tpu'$",
+        ),
     ],
-    ids=["loss", "delta-0", "delta-neg", "delta-str", "backend", "fit-backend", "device",
-         "fit-device"],
+    ids=[
+        "loss",
+        "delta-0",
+        "delta-neg",
+        "delta-str",
+        "backend",
+        "fit-backend",
+        "device",
+        "fit-device",
+    ],
 )
 def test_unknown_choices_list_the_choices(make, message):
     with pytest.raises(LinregError, match=message):
@@ -116,13 +132,16 @@ def test_choice_lists_are_the_documented_ones():
 
 # --- devices -------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("device", ["cuda", "mps"])
 def test_absent_device_is_an_unsupported_combination(device):
     present = available_devices()
     if device in present:
         pytest.skip(f"{device} is present here")
-    msg = (rf"^device must be a device present on this machine \({', '.join(present)}\), "
-           rf"got '{device}'$")
+    msg = (
+        rf"^device must be a device present on this machine \({', '.join(present)}\), "
+        rf"got '{device}'$"
+    )
     with pytest.raises(UnsupportedCombination, match=msg):
         resolve_device(device)
     with pytest.raises(UnsupportedCombination, match=msg):
@@ -132,8 +151,10 @@ def test_absent_device_is_an_unsupported_combination(device):
 @pytest.mark.parametrize("backend", ["numpy", "python"])
 @pytest.mark.parametrize("device", ["cuda", "mps"])
 def test_cpu_only_backends_refuse_accelerators(backend, device):
-    msg = (rf"^device must be cpu or auto for the {backend} backend "
-           rf"\(only torch runs on {device}\), got '{device}'$")
+    msg = (
+        rf"^device must be cpu or auto for the {backend} backend "
+        rf"\(only torch runs on {device}\), got '{device}'$"
+    )
     with pytest.raises(UnsupportedCombination, match=msg):
         fit(*_tiny(), TrainSettings(device=device, epochs=1), backend)
 
@@ -146,6 +167,7 @@ def test_auto_and_cpu_resolve():
 
 # --- data spec -----------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("kw", "message"),
     [
@@ -153,13 +175,17 @@ def test_auto_and_cpu_resolve():
         (dict(n_samples=10.5), r"^n_samples must be an integer >= 2, got 10\.5$"),
         (dict(n_features=0), r"^n_features must be an integer >= 1, got 0$"),
         (dict(n_features=2), r"^weights must be a list of n_features = 2 numbers, got \[2\.5\]$"),
-        (dict(weights=(1.0, 2.0)),
-         r"^weights must be a list of n_features = 1 numbers, got \[1\.0, 2\.0\]$"),
+        (
+            dict(weights=(1.0, 2.0)),
+            r"^weights must be a list of n_features = 1 numbers, got \[1\.0, 2\.0\]$",
+        ),
         (dict(weights=("a",)), r"^weights\[0\] must be a number, got 'a'$"),
         (dict(noise_std=-0.5), r"^noise_std must be a number >= 0, got -0\.5$"),
         (dict(outlier_fraction=1.0), r"^outlier_fraction must be a number >= 0 and < 1, got 1\.0$"),
-        (dict(outlier_fraction=-0.1),
-         r"^outlier_fraction must be a number >= 0 and < 1, got -0\.1$"),
+        (
+            dict(outlier_fraction=-0.1),
+            r"^outlier_fraction must be a number >= 0 and < 1, got -0\.1$",
+        ),
         (dict(init="he"), r"^init must be one of walkthrough, zeros, normal, got 'he'$"),
         (dict(seed=-1), r"^seed must be an integer >= 0, got -1$"),
         (dict(feature_scale=0), r"^feature_scale must be a number > 0, got 0$"),
@@ -173,8 +199,9 @@ def test_bad_data_spec(kw, message):
 
 
 def test_bad_csv_spec():
-    with pytest.raises(LinregError,
-                       match=r"^test_fraction must be a number >= 0 and < 1, got 1\.0$"):
+    with pytest.raises(
+        LinregError, match=r"^test_fraction must be a number >= 0 and < 1, got 1\.0$"
+    ):
         CsvSpec(path="x.csv", target="y", test_fraction=1.0)
     with pytest.raises(LinregError, match=r"^init must be one of walkthrough, zeros, normal"):
         CsvSpec(path="x.csv", target="y", init="uniform")
@@ -182,37 +209,86 @@ def test_bad_csv_spec():
 
 # --- CSV files -----------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("content", "kw", "message"),
     [
-        ("", {}, r"^data\.path must be a CSV with a header and rows, got '.*e\.csv' "
-                 r"\(the file is empty\)$"),
-        ("x,y\n", {}, r"^data\.path must be a CSV with at least 2 training rows \(one per "
-                      r"parameter\), got '0 training rows'"),
-        ("x,y\n1,2\n2,4\n3,6\n", dict(target="z"),
-         r"^data\.target must be a column of the CSV \(x, y\), got 'z'$"),
-        ("x,y\n1,2\n2,4\n3,6\n", dict(features=("x", "w")),
-         r"^data\.features must be columns of the CSV \(x, y\), got \['w'\]$"),
-        ("x,y\n1,2\nabc,4\n3,6\n", {},
-         r"^column 'x' must be finite numbers in every row, got 'abc' \(.*e\.csv, data row 2\)$"),
-        ("x,y\n1,2\n2,4\n3,six\n", {},
-         r"^column 'y' must be finite numbers in every row, got 'six' \(.*, data row 3\)$"),
+        (
+            "",
+            {},
+            r"^data\.path must be a CSV with a header and rows, got '.*e\.csv' "
+            r"\(the file is empty\)$",
+        ),
+        (
+            "x,y\n",
+            {},
+            r"^data\.path must be a CSV with at least 2 training rows \(one per "
+            r"parameter\), got '0 training rows'",
+        ),
+        (
+            "x,y\n1,2\n2,4\n3,6\n",
+            dict(target="z"),
+            r"^data\.target must be a column of the CSV \(x, y\), got 'z'$",
+        ),
+        (
+            "x,y\n1,2\n2,4\n3,6\n",
+            dict(features=("x", "w")),
+            r"^data\.features must be columns of the CSV \(x, y\), got \['w'\]$",
+        ),
+        (
+            "x,y\n1,2\nabc,4\n3,6\n",
+            {},
+            r"^column 'x' must be finite numbers in every row, got 'abc' \(.*e\.csv, data row 2\)$",
+        ),
+        (
+            "x,y\n1,2\n2,4\n3,six\n",
+            {},
+            r"^column 'y' must be finite numbers in every row, got 'six' \(.*, data row 3\)$",
+        ),
         ("x,y\n1,2\n,4\n3,6\n", {}, r"^column 'x' must be finite numbers in every row, got 'nan'"),
-        ("x,y\n1,2\n2,nan\n3,6\n", {},
-         r"^column 'y' must be finite numbers in every row, got 'nan'"),
-        ("x,y\n1,2\n2,4\ninf,6\n", {},
-         r"^column 'x' must be finite numbers in every row, got 'inf' \(.*, data row 3\)$"),
-        ("x,y\n1,2\n2,-inf\n3,6\n", {},
-         r"^column 'y' must be finite numbers in every row, got '-inf'"),
-        ("a,b,y\n1,2,3\n4,5,7\n", {},
-         r"^data\.path must be a CSV with at least 3 training rows \(one per parameter\), "
-         r"got '2 training rows' \(.*e\.csv\)$"),
-        ("a,y\n1,2\n2,3\n3,4\n4,5\n5,6\n", dict(test_fraction=0.8),
-         r"^data\.path must be a CSV with at least 2 training rows .*got '1 training rows'"),
+        (
+            "x,y\n1,2\n2,nan\n3,6\n",
+            {},
+            r"^column 'y' must be finite numbers in every row, got 'nan'",
+        ),
+        (
+            "x,y\n1,2\n2,4\ninf,6\n",
+            {},
+            r"^column 'x' must be finite numbers in every row, got 'inf' \(.*, data row 3\)$",
+        ),
+        (
+            "x,y\n1,2\n2,-inf\n3,6\n",
+            {},
+            r"^column 'y' must be finite numbers in every row, got '-inf'",
+        ),
+        (
+            "a,b,y\n1,2,3\n4,5,7\n",
+            {},
+            r"^data\.path must be a CSV with at least 3 training rows \(one per parameter\), "
+            r"got '2 training rows' \(.*e\.csv\)$",
+        ),
+        (
+            "a,y\n1,2\n2,3\n3,4\n4,5\n5,6\n",
+            dict(test_fraction=0.8),
+            r"^data\.path must be a CSV with at least 2 training rows .*got '1 training rows'",
+        ),
         ("y\n1\n2\n3\n", {}, r"^data\.features must be at least one feature column, got \[\]$"),
     ],
-    ids=["empty", "header-only", "no-target", "no-feature", "text-x", "text-y", "blank", "nan",
-         "inf", "-inf", "too-few-rows", "too-few-after-split", "no-features"],
+    ids=[
+        "empty",
+        "header-only",
+        "no-target",
+        "no-feature",
+        "text-x",
+        "text-y",
+        "blank",
+        "nan",
+        "inf",
+        "-inf",
+        "too-few-rows",
+        "too-few-after-split",
+        "no-features",
+    ],
 )
 def test_bad_csv_files(tmp_path, content, kw, message):
     path = tmp_path / "e.csv"
@@ -226,12 +302,16 @@ def test_bad_csv_files(tmp_path, content, kw, message):
 
 def test_missing_csv(tmp_path):
     missing = str(tmp_path / "nope.csv")
-    with pytest.raises(LinregError, match=rf"^data\.path must be an existing CSV file, got "
-                                          rf"'{re.escape(missing)}'$"):
+    with pytest.raises(
+        LinregError,
+        match=rf"^data\.path must be an existing CSV file, got "
+        rf"'{re.escape(missing)}'$",
+    ):
         load_csv(CsvSpec(path=missing, target="y"))
 
 
 # --- the error itself ----------------------------------------------------------------------------
+
 
 def test_error_is_a_value_error_that_pickles_and_renames():
     err = LinregError("lr", "a number > 0", -1, note="from the sweep")
@@ -248,19 +328,29 @@ def test_error_is_a_value_error_that_pickles_and_renames():
 
 # --- data that does not fit the float32 datasets --------------------------------------------------
 
+
 def test_data_overflowing_float32_is_a_linreg_error(tmp_path):
     from linreg.core import generate
 
-    with pytest.raises(LinregError, match=r"^feature_scale must be a number small enough that "
-                                          r"feature_scale \* N\(0, 1\) stays finite in float32"):
+    with pytest.raises(
+        LinregError,
+        match=r"^feature_scale must be a number small enough that "
+        r"feature_scale \* N\(0, 1\) stays finite in float32",
+    ):
         generate(DataSpec(n_samples=10, n_test=2, feature_scale=1e39))
-    with pytest.raises(LinregError, match=r"^weights must be numbers small enough that y = X w "
-                                          r"\+ bias stays finite"):
+    with pytest.raises(
+        LinregError,
+        match=r"^weights must be numbers small enough that y = X w "
+        r"\+ bias stays finite",
+    ):
         generate(DataSpec(n_samples=10, n_test=2, weights=(1e38,), feature_scale=100.0))
     path = tmp_path / "big.csv"
     path.write_text("x,y\n0.5,2\n-1,-1\n1e39,3\n2,5\n")
-    with pytest.raises(LinregError, match=r"^column 'x' must be numbers that fit in float32 .*"
-                                          r"got '1e\+39' \(.*big\.csv, data row 3\)$"):
+    with pytest.raises(
+        LinregError,
+        match=r"^column 'x' must be numbers that fit in float32 .*"
+        r"got '1e\+39' \(.*big\.csv, data row 3\)$",
+    ):
         load_csv(CsvSpec(path=str(path), target="y", test_fraction=0.0))
     # standardised, the same column fits: it is the stored (float32) values that must fit
     ds = load_csv(CsvSpec(path=str(path), target="y", test_fraction=0.0, standardize=True))

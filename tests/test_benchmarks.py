@@ -28,12 +28,18 @@ def test_rows_compute_their_ratio_and_verdict():
 
 
 def test_table_and_results_file(tmp_path):
-    rows = [Row("walk", 0.1, 0.2, target=1.0, baseline_name="bare loop"),
-            Row("gpu", None, None, target=1.5, note="skipped: no CUDA device here")]
+    rows = [
+        Row("walk", 0.1, 0.2, target=1.0, baseline_name="bare loop"),
+        Row("gpu", None, None, target=1.5, note="skipped: no CUDA device here"),
+    ]
     text = table(rows)
     assert "walk" in text and "met" in text and "skipped" in text and "bare loop" in text
-    out = write_results([("walkthrough", "The walkthrough.", rows, "Some *notes*.")], 12.0,
-                        "python -m benchmarks", tmp_path / "RESULTS.md")
+    out = write_results(
+        [("walkthrough", "The walkthrough.", rows, "Some *notes*.")],
+        12.0,
+        "python -m benchmarks",
+        tmp_path / "RESULTS.md",
+    )
     md = out.read_text()
     assert md.startswith("# Benchmarks")
     assert "## Machine" in md and "- cpu:" in md and "- numpy:" in md
@@ -57,9 +63,25 @@ def test_every_module_has_the_interface():
 @pytest.mark.slow
 def test_quick_run_of_the_walkthrough_benchmark(tmp_path):
     out = tmp_path / "RESULTS.md"
-    done = subprocess.run([sys.executable, "-m", "benchmarks", "--quick", "--only", "walkthrough",
-                           "--only", "gpu", "--out", str(out)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300, check=False)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks",
+            "--quick",
+            "--only",
+            "walkthrough",
+            "--only",
+            "gpu",
+            "--out",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert "walkthrough 100x1 mse: torch per epoch" in done.stdout
     assert "walkthrough 100x1 mse: torch per epoch" in out.read_text()

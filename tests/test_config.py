@@ -40,9 +40,7 @@ def test_the_documented_choices_exist():
     assert set(choices("device")) == {"cpu", "cuda", "mps", "auto"}
 
 
-@pytest.mark.parametrize(
-    ("group", "choice"), [(g, c) for g in GROUPS for c in choices(g)]
-)
+@pytest.mark.parametrize(("group", "choice"), [(g, c) for g in GROUPS for c in choices(g)])
 def test_every_group_choice_composes_and_adapts(hydra_compose, group, choice):
     extra = ["data.path=some.csv", "data.target=y"] if (group, choice) == ("data", "csv") else []
     cfg = hydra_compose(f"{group}={choice}", *extra)
@@ -75,9 +73,18 @@ def test_defaults_compose_to_the_walkthrough_run(hydra_compose):
 
 
 def test_job_from_cfg_gives_the_cores_types(hydra_compose):
-    cfg = hydra_compose("data=multi", "loss=huber", "loss.delta=2.5", "backend=numpy",
-                        "train.lr=0.05", "train.epochs=7", "train.batch_size=50",
-                        "train.momentum=0.9", "train.schedule=cosine", "train.dtype=float64")
+    cfg = hydra_compose(
+        "data=multi",
+        "loss=huber",
+        "loss.delta=2.5",
+        "backend=numpy",
+        "train.lr=0.05",
+        "train.epochs=7",
+        "train.batch_size=50",
+        "train.momentum=0.9",
+        "train.schedule=cosine",
+        "train.dtype=float64",
+    )
     job = job_from_cfg(cfg)
     assert type(job.data) is DataSpec
     assert job.data.n_features == 5 and job.data.weights == (2.5, -1.0, 0.5, 3.0, 0.0)
@@ -86,7 +93,10 @@ def test_job_from_cfg_gives_the_cores_types(hydra_compose):
     assert (job.settings.lr, job.settings.epochs, job.settings.batch_size) == (0.05, 7, 50)
     assert type(job.settings.epochs) is int and type(job.settings.lr) is float
     assert (job.settings.momentum, job.settings.schedule, job.settings.dtype) == (
-        0.9, "cosine", "float64")
+        0.9,
+        "cosine",
+        "float64",
+    )
     assert job.backend == "numpy"
     # no DictConfig leaks past the adapter
     assert type(job.tracking) is dict and type(job.params) is dict
@@ -97,10 +107,18 @@ def test_job_from_cfg_gives_the_cores_types(hydra_compose):
 
 
 def test_csv_job_is_a_csvspec(hydra_compose):
-    job = job_from_cfg(hydra_compose("data=csv", "data.path=houses.csv", "data.target=price",
-                                     "data.standardize=true", "data.features=[a,b]"))
-    assert job.data == CsvSpec(path="houses.csv", target="price", features=("a", "b"),
-                               standardize=True)
+    job = job_from_cfg(
+        hydra_compose(
+            "data=csv",
+            "data.path=houses.csv",
+            "data.target=price",
+            "data.standardize=true",
+            "data.features=[a,b]",
+        )
+    )
+    assert job.data == CsvSpec(
+        path="houses.csv", target="price", features=("a", "b"), standardize=True
+    )
 
 
 # --- one home per default ------------------------------------------------------------------------
@@ -152,18 +170,31 @@ def test_params_yaml_train_equals_trainconf_defaults(hydra_compose):
     ("overrides", "name", "folder"),
     [
         ((), "torch · mse · lr=0.01 · ep=100 · cpu", "torch-mse-lr=0.01-ep=100-cpu"),
-        (("train.lr=0.01", "train.epochs=100", "loss=mse", "backend=torch", "device=cpu"),
-         "torch · mse · lr=0.01 · ep=100 · cpu", "torch-mse-lr=0.01-ep=100-cpu"),
-        (("backend=numpy", "loss=mae", "train.lr=0.001", "train.epochs=1000"),
-         "numpy · mae · lr=0.001 · ep=1000 · cpu", "numpy-mae-lr=0.001-ep=1000-cpu"),
-        (("backend=python", "loss=mse_half", "train.lr=1e-4", "device=auto"),
-         "python · mse_half · lr=0.0001 · ep=100 · auto", "python-mse_half-lr=0.0001-ep=100-auto"),
-        (("loss=huber", "loss.delta=1.5"),
-         "torch · huber δ=1.5 · lr=0.01 · ep=100 · cpu",
-         "torch-huber_delta=1.5-lr=0.01-ep=100-cpu"),
-        (("tracking.vary=[train.momentum,backend]", "train.momentum=0.9"),
-         "torch · mse · lr=0.01 · ep=100 · cpu · momentum=0.9",
-         "torch-mse-lr=0.01-ep=100-cpu-momentum=0.9"),
+        (
+            ("train.lr=0.01", "train.epochs=100", "loss=mse", "backend=torch", "device=cpu"),
+            "torch · mse · lr=0.01 · ep=100 · cpu",
+            "torch-mse-lr=0.01-ep=100-cpu",
+        ),
+        (
+            ("backend=numpy", "loss=mae", "train.lr=0.001", "train.epochs=1000"),
+            "numpy · mae · lr=0.001 · ep=1000 · cpu",
+            "numpy-mae-lr=0.001-ep=1000-cpu",
+        ),
+        (
+            ("backend=python", "loss=mse_half", "train.lr=1e-4", "device=auto"),
+            "python · mse_half · lr=0.0001 · ep=100 · auto",
+            "python-mse_half-lr=0.0001-ep=100-auto",
+        ),
+        (
+            ("loss=huber", "loss.delta=1.5"),
+            "torch · huber δ=1.5 · lr=0.01 · ep=100 · cpu",
+            "torch-huber_delta=1.5-lr=0.01-ep=100-cpu",
+        ),
+        (
+            ("tracking.vary=[train.momentum,backend]", "train.momentum=0.9"),
+            "torch · mse · lr=0.01 · ep=100 · cpu · momentum=0.9",
+            "torch-mse-lr=0.01-ep=100-cpu-momentum=0.9",
+        ),
     ],
 )
 def test_run_name_and_folder(hydra_compose, overrides, name, folder):
@@ -190,8 +221,9 @@ def test_argv_from_real_params_is_the_36_run_grid(hydra_compose, monkeypatch):
     assert len(combos) == 36
 
     grid = params["sweep"]
-    expected = set(itertools.product(grid["lr"], grid["epochs"], grid["loss"], grid["backend"],
-                                     grid["device"]))
+    expected = set(
+        itertools.product(grid["lr"], grid["epochs"], grid["loss"], grid["backend"], grid["device"])
+    )
     assert len(expected) == 36
     seen, folders = set(), set()
     for combo in combos:
@@ -215,5 +247,10 @@ def test_argv_from_params_names_the_dvc_experiment(monkeypatch):
 
 def test_default_grid_is_the_walkthroughs():
     grid = load_params(PARAMS)["sweep"]
-    assert grid == {"lr": [0.001, 0.01, 0.1], "epochs": [100, 1000], "loss": ["mse", "mae"],
-                    "backend": ["numpy", "python", "torch"], "device": ["cpu"]}
+    assert grid == {
+        "lr": [0.001, 0.01, 0.1],
+        "epochs": [100, 1000],
+        "loss": ["mse", "mae"],
+        "backend": ["numpy", "python", "torch"],
+        "device": ["cpu"],
+    }

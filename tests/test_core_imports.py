@@ -12,8 +12,13 @@ PIPELINE_TOOLS = ("hydra", "omegaconf", "mlflow", "dvc")
 
 def run_isolated(code: str) -> dict:
     """Run ``code`` in a fresh interpreter; it prints one JSON line, returned parsed."""
-    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                         text=True, timeout=120, check=False)
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout.strip().splitlines()[-1])
 

@@ -75,8 +75,9 @@ def test_generate_leaves_the_global_torch_rng_alone():
 
 
 def test_multi_feature_data_and_its_linear_init():
-    spec = DataSpec(n_samples=30, n_features=3, weights=(1.0, -2.0, 0.5), bias=-1.0, seed=7,
-                    n_test=5)
+    spec = DataSpec(
+        n_samples=30, n_features=3, weights=(1.0, -2.0, 0.5), bias=-1.0, seed=7, n_test=5
+    )
     ds = generate(spec)
     torch.manual_seed(7)
     X = torch.randn(30, 3)
@@ -102,6 +103,7 @@ def test_inits_and_outliers():
     np.testing.assert_array_equal(zeros.X, base.X)  # the init does not move the data
     np.testing.assert_array_equal(zeros.theta0, [0.0, 0.0])
     assert not np.array_equal(normal.theta0, base.theta0)
+
     def normal_init(seed):
         return generate(DataSpec(n_samples=40, n_test=0, init="normal", init_seed=seed)).theta0
 
@@ -124,9 +126,11 @@ def test_feature_scale_scales_x():
 
 # --- noiseless data: the truth is recovered ------------------------------------------------------
 
+
 def test_noiseless_data_recovers_the_truth():
-    spec = DataSpec(n_samples=100, n_features=3, weights=(2.0, -1.0, 0.5), bias=1.0,
-                    noise_std=0.0, n_test=0)
+    spec = DataSpec(
+        n_samples=100, n_features=3, weights=(2.0, -1.0, 0.5), bias=1.0, noise_std=0.0, n_test=0
+    )
     ds = generate(spec)
     t = fit(ds.X, ds.y, ds.theta0, TrainSettings(lr=0.1, epochs=400, dtype="float64"), "numpy")
     opt = optimum(Loss("mse"), ds.X, ds.y)
@@ -141,6 +145,7 @@ def test_noiseless_data_recovers_the_truth():
 
 
 # --- datasets on disk ----------------------------------------------------------------------------
+
 
 @pytest.fixture
 def saved(tmp_path):
@@ -211,6 +216,7 @@ def test_expect_spec_mismatch_names_the_key(saved):
 
 
 # --- bring-your-own CSV --------------------------------------------------------------------------
+
 
 def _write_csv(path, n=30, seed=0):
     """Values on a 1/8 grid (exact in float32) with a large offset and spread: raw units."""

@@ -19,18 +19,28 @@ from conftest import REPO, VENV_BIN, clean_env, split_runs, store_runs
 
 pytestmark = pytest.mark.slow
 
-SMALL_GRID = {"lr": [0.01, 0.1], "epochs": [30], "loss": ["mse", "mae"],
-              "backend": ["numpy", "torch"], "device": ["cpu"]}  # 8 runs
+SMALL_GRID = {
+    "lr": [0.01, 0.1],
+    "epochs": [30],
+    "loss": ["mse", "mae"],
+    "backend": ["numpy", "torch"],
+    "device": ["cpu"],
+}  # 8 runs
 STAGES = ("generate", "train", "evaluate")
 
 
 def sh(cwd: Path, *cmd: str, timeout: float = 300, check: bool = True):
-    env = clean_env(GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.com",
-                    GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.com")
+    env = clean_env(
+        GIT_AUTHOR_NAME="t",
+        GIT_AUTHOR_EMAIL="t@example.com",
+        GIT_COMMITTER_NAME="t",
+        GIT_COMMITTER_EMAIL="t@example.com",
+    )
     assert "MLFLOW_TRACKING_URI" not in env
     exe = str(VENV_BIN / cmd[0]) if (VENV_BIN / cmd[0]).exists() else cmd[0]
-    proc = subprocess.run([exe, *cmd[1:]], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    proc = subprocess.run(
+        [exe, *cmd[1:]], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
     if check:
         tail = f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
         assert proc.returncode == 0, f"{' '.join(cmd)}: exit {proc.returncode}\n{tail}"
@@ -40,10 +50,24 @@ def sh(cwd: Path, *cmd: str, timeout: float = 300, check: bool = True):
 def make_project(root: Path) -> Path:
     """The project's files (tracked, and untracked but not ignored) in a new git repo, with the
     small grid committed."""
-    listed = subprocess.run(
-        ["git", "-C", str(REPO), "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        capture_output=True, check=True,
-    ).stdout.decode().split("\0")
+    listed = (
+        subprocess.run(
+            [
+                "git",
+                "-C",
+                str(REPO),
+                "ls-files",
+                "--cached",
+                "--others",
+                "--exclude-standard",
+                "-z",
+            ],
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     proj = root / "proj"
     for name in listed:
         src = REPO / name
@@ -168,7 +192,8 @@ def test_dvc_experiments_record_in_the_projects_store(tmp_path):
     finally:
         sh(proj, "dvc", "queue", "stop", check=False, timeout=60)
     assert re.search(rf"{name}\s.*Success", status), (
-        status + sh(proj, "dvc", "queue", "logs", name, check=False).stdout)
+        status + sh(proj, "dvc", "queue", "logs", name, check=False).stdout
+    )
     assert (proj / "mlflow.db").is_file()
     parents, children = sweeps(proj)
     [parent] = [p for p in parents if p.data.tags.get("dvc_experiment") == name]

@@ -105,6 +105,7 @@ def test_least_squares_rank_deficient_still_gives_an_optimum():
 
 # --- least absolute deviations against brute force over vertices --------------------------------
 
+
 def lad_problem(m: int, seed: int, n: int = 9):
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((n, m))
@@ -142,13 +143,18 @@ def test_lad_is_the_brute_force_vertex(m, seed):
     c = np.concatenate((np.zeros(m + 1), np.ones(2 * len(y))))
     A_eq = np.hstack((A, np.eye(len(y)), -np.eye(len(y))))
     lp = linprog(c, A_eq=A_eq, b_eq=y, bounds=[(None, None)] * (m + 1) + [(0, None)] * 2 * len(y))
-    nm = minimize(lambda t: np.abs(A @ t - y).sum(), np.zeros(m + 1), method="Nelder-Mead",
-                  options={"xatol": 1e-12, "fatol": 1e-14, "maxiter": 20000})
+    nm = minimize(
+        lambda t: np.abs(A @ t - y).sum(),
+        np.zeros(m + 1),
+        method="Nelder-Mead",
+        options={"xatol": 1e-12, "fatol": 1e-14, "maxiter": 20000},
+    )
     assert obj <= np.abs(A @ lp.x[: m + 1] - y).sum() + 1e-12
     assert obj <= nm.fun + 1e-12
 
 
 # --- Huber ---------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("delta", [0.5, 1.0, 2.0])
 @pytest.mark.parametrize("m", [1, 2])
@@ -160,9 +166,13 @@ def test_huber_minimiser_is_stationary_and_no_worse_than_scipy(m, delta):
     assert (np.abs(r) < delta).sum() >= m + 1 and (np.abs(r) > delta).any()  # both pieces used
     value, g = loss_and_gradient(loss, X, y, got)
     assert np.abs(g).max() < 1e-12
-    res = minimize(lambda t: loss_and_gradient(loss, X, y, t)[0], np.zeros(m + 1),
-                   jac=lambda t: loss_and_gradient(loss, X, y, t)[1], method="BFGS",
-                   options={"gtol": 1e-12})
+    res = minimize(
+        lambda t: loss_and_gradient(loss, X, y, t)[0],
+        np.zeros(m + 1),
+        jac=lambda t: loss_and_gradient(loss, X, y, t)[1],
+        method="BFGS",
+        options={"gtol": 1e-12},
+    )
     scipy_best = res.fun * (1 + 4 * np.finfo(float).eps)
     assert value <= scipy_best
     np.testing.assert_allclose(got, res.x, atol=1e-6)
@@ -172,6 +182,7 @@ def test_huber_minimiser_is_stationary_and_no_worse_than_scipy(m, delta):
 
 
 # --- converged_epoch -----------------------------------------------------------------------------
+
 
 def test_converged_epoch_semantics():
     assert CONVERGED_RTOL == 1e-6
@@ -190,8 +201,7 @@ def test_evaluate_reports_converged_epoch_of_the_trajectory():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((30, 1)).astype(np.float32)
     y = (2 * X[:, 0] + 1 + 0.1 * rng.standard_normal(30)).astype(np.float32)
-    ds = Dataset(X=X, y=y, X_test=X[:0], y_test=y[:0], theta0=np.zeros(2), theta_true=None,
-                 spec={})
+    ds = Dataset(X=X, y=y, X_test=X[:0], y_test=y[:0], theta0=np.zeros(2), theta_true=None, spec={})
     t = fit(X, y, ds.theta0, TrainSettings(lr=0.1, epochs=300, dtype="float64"))
     ev = evaluate(t.theta_final, ds, Loss("mse"), trajectory=t)
     e = ev.converged_epoch
@@ -205,6 +215,7 @@ def test_evaluate_reports_converged_epoch_of_the_trajectory():
 
 # --- the evaluation fields ----------------------------------------------------------------------
 
+
 def test_evaluation_fields_by_hand():
     """X = (0, 1, 2), y = (1, 3, 6): least squares b = 5/6, w = 5/2; truth (1, 2); theta (0, 3)."""
     ds = Dataset(
@@ -212,7 +223,9 @@ def test_evaluation_fields_by_hand():
         y=np.array([1.0, 3.0, 6.0], dtype=np.float32),
         X_test=np.array([[3.0], [4.0]], dtype=np.float32),
         y_test=np.array([7.0, 9.0], dtype=np.float32),
-        theta0=np.zeros(2), theta_true=np.array([1.0, 2.0]), spec={},
+        theta0=np.zeros(2),
+        theta_true=np.array([1.0, 2.0]),
+        spec={},
     )
     ev = evaluate(np.array([0.0, 3.0]), ds, Loss("mse"))
     assert ev.truth_known
@@ -242,9 +255,15 @@ def test_evaluation_fields_by_hand():
 
 
 def test_evaluate_a_diverged_theta_does_not_raise():
-    ds = Dataset(X=np.array([[0.0], [1.0], [2.0]], dtype=np.float32),
-                 y=np.array([1.0, 3.0, 6.0], dtype=np.float32), X_test=np.zeros((0, 1)),
-                 y_test=np.zeros(0), theta0=np.zeros(2), theta_true=np.array([1.0, 2.0]), spec={})
+    ds = Dataset(
+        X=np.array([[0.0], [1.0], [2.0]], dtype=np.float32),
+        y=np.array([1.0, 3.0, 6.0], dtype=np.float32),
+        X_test=np.zeros((0, 1)),
+        y_test=np.zeros(0),
+        theta0=np.zeros(2),
+        theta_true=np.array([1.0, 2.0]),
+        spec={},
+    )
     ev = evaluate(np.array([np.nan, np.nan]), ds, Loss("mse"))
     assert ev.train_loss == math.inf
     assert ev.optimum_loss == pytest.approx(1 / 18, rel=1e-14)
@@ -258,8 +277,7 @@ def test_truth_unknown_csv_gives_none_truth_fields(tmp_path):
     opt = optimum(Loss("mse"), ds.X, ds.y)
     ev = evaluate(opt, ds, Loss("mse"))
     assert not ev.truth_known
-    for name in ("bias_error", "weight_errors", "weight_error", "theta_error",
-                 "statistical_error"):
+    for name in ("bias_error", "weight_errors", "weight_error", "theta_error", "statistical_error"):
         assert getattr(ev, name) is None, name
     assert ev.test_mse is None and ev.r2_test is None
     # reported in the CSV's own units

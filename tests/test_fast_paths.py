@@ -56,14 +56,18 @@ def assert_same_run(got, ref, dtype):
     O(1) terms that cancel, so two summation orders differ by a few eps times its first value.
     """
     rtol = RTOL[dtype]
-    assert (got.status, got.epochs_run, got.diverged_at) == (ref.status, ref.epochs_run,
-                                                             ref.diverged_at)
+    assert (got.status, got.epochs_run, got.diverged_at) == (
+        ref.status,
+        ref.epochs_run,
+        ref.diverged_at,
+    )
     np.testing.assert_allclose(got.loss, ref.loss, rtol=rtol, atol=0)
     scale = np.abs(ref.theta).max()
     np.testing.assert_allclose(got.theta, ref.theta, rtol=rtol, atol=rtol * scale)
     np.testing.assert_allclose(got.theta_final, ref.theta_final, rtol=rtol, atol=rtol * scale)
-    np.testing.assert_allclose(got.grad_norm, ref.grad_norm, rtol=rtol,
-                               atol=32 * EPS[dtype] * ref.grad_norm[0])
+    np.testing.assert_allclose(
+        got.grad_norm, ref.grad_norm, rtol=rtol, atol=32 * EPS[dtype] * ref.grad_norm[0]
+    )
     np.testing.assert_array_equal(got.lr, ref.lr)
 
 
@@ -73,11 +77,13 @@ def fast_paths(loss):
 
 # --- the same trajectory ----------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("loss", LOSS_CASES, ids=IDS)
 def test_fast_paths_follow_the_plain_trajectory(loss, dtype):
-    s = TrainSettings(lr=0.1, epochs=150, loss=loss, dtype=dtype, momentum=0.5,
-                      schedule="cosine", eta_min=0.01)
+    s = TrainSettings(
+        lr=0.1, epochs=150, loss=loss, dtype=dtype, momentum=0.5, schedule="cosine", eta_min=0.01
+    )
     ref = train("numpy", s, "plain")
     assert ref.status == "ok" and np.abs(ref.theta_final - ref.theta[0]).max() > 0.5  # it moved
     for path in fast_paths(loss):
@@ -150,6 +156,7 @@ def test_stats_epochs_near_the_limit_are_decided_by_the_formula(monkeypatch):
 
 # --- the torch backend ------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("loss", LOSS_CASES, ids=IDS)
 def test_torch_fast_paths_follow_its_autograd_loop(loss, dtype):
@@ -173,6 +180,7 @@ def test_torch_device_stats_detect_divergence_as_the_loop_does(dtype):
 
 
 # --- which path ---------------------------------------------------------------------------------
+
 
 def test_the_path_follows_the_sizes():
     long_mse = TrainSettings(epochs=100, loss=Loss("mse"))
@@ -199,9 +207,11 @@ def test_fit_takes_the_fast_path_by_itself_on_large_data(monkeypatch):
 
 # --- files: streamed writing and reading ---------------------------------------------------------
 
+
 def test_streamed_save_and_load_are_bit_for_bit(tmp_path):
-    spec = DataSpec(n_samples=23, n_features=3, weights=(1.0, -2.0, 0.5), n_test=7, seed=5,
-                    feature_scale=3.0)
+    spec = DataSpec(
+        n_samples=23, n_features=3, weights=(1.0, -2.0, 0.5), n_test=7, seed=5, feature_scale=3.0
+    )
     ds = generate(spec)
     small = save_dataset(ds, tmp_path / "small", rows_per_group=5)
     whole = save_dataset(ds, tmp_path / "whole")
@@ -229,10 +239,16 @@ def test_digest_is_sha256_of_the_arrays_bytes_without_a_copy():
     assert view.obj.base is not None and np.shares_memory(view.obj, ds.X)
 
 
-@pytest.mark.parametrize(("backend", "path", "kw"), [
-    ("numpy", "blocked", {}), ("numpy", "stats", {}), ("torch", "blocked", {}),
-    ("torch", "stats", {}), ("torch", "stats", {"engine": "torch"}),
-])
+@pytest.mark.parametrize(
+    ("backend", "path", "kw"),
+    [
+        ("numpy", "blocked", {}),
+        ("numpy", "stats", {}),
+        ("torch", "blocked", {}),
+        ("torch", "stats", {}),
+        ("torch", "stats", {"engine": "torch"}),
+    ],
+)
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_fast_paths_leave_their_inputs_alone(backend, path, kw, dtype):
     X, y, theta0 = (a.copy() for a in problem())
@@ -242,8 +258,11 @@ def test_fast_paths_leave_their_inputs_alone(backend, path, kw, dtype):
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("kw", [dict(), dict(momentum=0.5, batch_size=250, shuffle_seed=2),
-                                dict(lr=2.5)], ids=["full", "minibatch", "diverging"])
+@pytest.mark.parametrize(
+    "kw",
+    [dict(), dict(momentum=0.5, batch_size=250, shuffle_seed=2), dict(lr=2.5)],
+    ids=["full", "minibatch", "diverging"],
+)
 def test_the_device_loop_run_on_the_cpu_follows_the_cpu_loop(kw):
     """The cuda/mps loop (trajectory kept on the device, divergence checked every 64 epochs,
     mini-batch indices copied once an epoch) computes what the cpu loop computes."""

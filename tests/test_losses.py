@@ -57,8 +57,9 @@ def random_problem(m: int, seed: int, n: int = 13):
 
 def python_loss_and_grad(loss, X, y, theta):
     rows = [[float(v) for v in row] for row in X]
-    J, grad = _loss_and_grad(loss, rows, [float(v) for v in y], [float(v) for v in theta],
-                             range(len(rows)))
+    J, grad = _loss_and_grad(
+        loss, rows, [float(v) for v in y], [float(v) for v in theta], range(len(rows))
+    )
     return J, np.array(grad)
 
 

@@ -25,19 +25,30 @@ def torch_scheduler_lrs(s: TrainSettings, make_scheduler) -> np.ndarray:
 
 
 SCHEDULE_CASES = {
-    "constant": (dict(schedule="constant"),
-                 lambda o: torch.optim.lr_scheduler.ConstantLR(o, factor=1.0, total_iters=0)),
-    "step": (dict(schedule="step", step_size=30, gamma=0.5),
-             lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=30, gamma=0.5)),
-    "step-7": (dict(schedule="step", step_size=7, gamma=0.3),
-               lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=7, gamma=0.3)),
-    "exponential": (dict(schedule="exponential", gamma=0.97),
-                    lambda o: torch.optim.lr_scheduler.ExponentialLR(o, gamma=0.97)),
-    "cosine": (dict(schedule="cosine"),
-               lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=250)),
-    "cosine-eta_min": (dict(schedule="cosine", eta_min=0.01),
-                       lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=250,
-                                                                            eta_min=0.01)),
+    "constant": (
+        dict(schedule="constant"),
+        lambda o: torch.optim.lr_scheduler.ConstantLR(o, factor=1.0, total_iters=0),
+    ),
+    "step": (
+        dict(schedule="step", step_size=30, gamma=0.5),
+        lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=30, gamma=0.5),
+    ),
+    "step-7": (
+        dict(schedule="step", step_size=7, gamma=0.3),
+        lambda o: torch.optim.lr_scheduler.StepLR(o, step_size=7, gamma=0.3),
+    ),
+    "exponential": (
+        dict(schedule="exponential", gamma=0.97),
+        lambda o: torch.optim.lr_scheduler.ExponentialLR(o, gamma=0.97),
+    ),
+    "cosine": (
+        dict(schedule="cosine"),
+        lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=250),
+    ),
+    "cosine-eta_min": (
+        dict(schedule="cosine", eta_min=0.01),
+        lambda o: torch.optim.lr_scheduler.CosineAnnealingLR(o, T_max=250, eta_min=0.01),
+    ),
 }
 
 
@@ -67,6 +78,7 @@ def test_cosine_ends_at_eta_min_after_the_last_epoch():
 
 # --- batch plan -------------------------------------------------------------------------------
 
+
 def test_batch_plan_full_batch_yields_none_each_epoch():
     assert list(batch_plan(TrainSettings(epochs=4), 10)) == [None] * 4
     assert list(batch_plan(TrainSettings(epochs=2, batch_size=10), 10)) == [None] * 2
@@ -89,6 +101,7 @@ def test_batch_plan_is_a_seeded_permutation_per_epoch():
 
 
 # --- momentum and mini-batches against a hand-written torch.optim.SGD loop ---------------------
+
 
 def torch_sgd_reference(X, y, theta0, s: TrainSettings, scheduler=None):
     """The reference loop: plain tensors, torch.optim.SGD, indexing by the same batch plan.
@@ -166,6 +179,7 @@ def test_momentum_buffer_starts_as_the_first_gradient():
 
 # --- settings and the trajectory ---------------------------------------------------------------
 
+
 def test_default_settings_are_the_walkthrough():
     s = TrainSettings()
     assert (s.lr, s.epochs, s.loss, s.momentum, s.batch_size) == (0.01, 100, Loss("mse"), 0.0, None)
@@ -187,17 +201,44 @@ def test_finish_cuts_at_divergence_and_keeps_no_nan():
     loss = [1.0, 10.0, np.inf, np.nan]
     theta = [[0.0, 1.0], [1.0, 2.0], [np.inf, 3.0], [np.nan, np.nan]]
     gn = [1.0, 2.0, np.inf, np.nan]
-    t = finish(loss, theta, gn, [0.1] * 4, [np.nan, np.nan], backend="numpy", device="cpu",
-               dtype="float64", wall_s=0.0)
+    t = finish(
+        loss,
+        theta,
+        gn,
+        [0.1] * 4,
+        [np.nan, np.nan],
+        backend="numpy",
+        device="cpu",
+        dtype="float64",
+        wall_s=0.0,
+    )
     assert t.status == "diverged" and t.diverged_at == 2 and t.epochs_run == 2
     np.testing.assert_array_equal(t.theta_final, [1.0, 2.0])
     np.testing.assert_array_equal(t.loss, [1.0, 10.0])
-    ok = finish([2.0, 1.0], [[0.0, 0.0], [0.5, 0.5]], [1.0, 0.5], [0.1, 0.1], [0.7, 0.7],
-                backend="numpy", device="cpu", dtype="float64", wall_s=1.0)
+    ok = finish(
+        [2.0, 1.0],
+        [[0.0, 0.0], [0.5, 0.5]],
+        [1.0, 0.5],
+        [0.1, 0.1],
+        [0.7, 0.7],
+        backend="numpy",
+        device="cpu",
+        dtype="float64",
+        wall_s=1.0,
+    )
     assert ok.status == "ok" and ok.diverged_at is None
     np.testing.assert_array_equal(ok.theta_final, [0.7, 0.7])
     # a finite but exploded loss is kept as the last logged epoch
-    big = finish([1.0, 2e8 * 1.0], [[0.0, 0.0], [5.0, 5.0]], [1.0, 1.0], [0.1, 0.1], [9.0, 9.0],
-                 backend="numpy", device="cpu", dtype="float64", wall_s=1.0)
+    big = finish(
+        [1.0, 2e8 * 1.0],
+        [[0.0, 0.0], [5.0, 5.0]],
+        [1.0, 1.0],
+        [0.1, 0.1],
+        [9.0, 9.0],
+        backend="numpy",
+        device="cpu",
+        dtype="float64",
+        wall_s=1.0,
+    )
     assert big.status == "diverged" and big.epochs_run == 2 and big.diverged_at == 1
     np.testing.assert_array_equal(big.theta_final, [5.0, 5.0])

@@ -15,9 +15,24 @@ from conftest import Cli, split_runs
 from linreg.core.device import available_devices
 
 SUMMARY_COLUMNS = [
-    "run_name", "backend", "device", "loss", "lr", "epochs", "status", "bias", "w_0",
-    "bias_error", "weight_error", "optimum_distance", "train_loss", "test_mse", "r2_test",
-    "converged_epoch", "wall_s", "mlflow_run_id",
+    "run_name",
+    "backend",
+    "device",
+    "loss",
+    "lr",
+    "epochs",
+    "status",
+    "bias",
+    "w_0",
+    "bias_error",
+    "weight_error",
+    "optimum_distance",
+    "train_loss",
+    "test_mse",
+    "r2_test",
+    "converged_epoch",
+    "wall_s",
+    "mlflow_run_id",
 ]
 STEP_METRICS = ("loss", "bias", "w_0", "grad_norm")
 HAS_CUDA = "cuda" in available_devices()
@@ -42,8 +57,7 @@ def assert_ran(proc, code: int = 0) -> None:
 # --- a single run: the walkthrough's numbers ----------------------------------------------------
 @pytest.mark.slow
 def test_single_run_prints_the_walkthrough_numbers(cli):
-    proc = cli.train("train.lr=0.01", "train.epochs=100", "loss=mse", "backend=torch",
-                     "device=cpu")
+    proc = cli.train("train.lr=0.01", "train.epochs=100", "loss=mse", "backend=torch", "device=cpu")
     assert_ran(proc)
     assert re.search(r"w=\[2\.2193\] b=1\.0283", proc.stdout), proc.stdout
     assert re.search(r"learned\s+bias=1\.0283\s+weights=\[2\.2193\]", proc.stdout), proc.stdout
@@ -105,8 +119,17 @@ def test_multirun_summary_and_last_line(multirun):
         (b, loss, lr) for b in ("numpy", "torch") for loss in ("mse", "mae") for lr in (0.01, 0.1)
     }
     assert set(df["device"]) == {"cpu"}
-    for col in ("bias", "w_0", "bias_error", "weight_error", "optimum_distance", "train_loss",
-                "test_mse", "r2_test", "wall_s"):
+    for col in (
+        "bias",
+        "w_0",
+        "bias_error",
+        "weight_error",
+        "optimum_distance",
+        "train_loss",
+        "test_mse",
+        "r2_test",
+        "wall_s",
+    ):
         assert np.isfinite(df[col].to_numpy(float)).all(), col
     assert df["mlflow_run_id"].is_unique and df["mlflow_run_id"].notna().all()
 
@@ -168,10 +191,17 @@ def test_multirun_child_metrics_artifacts_and_dataset(multirun):
         for key in STEP_METRICS:  # one point per epoch, steps 0..19, the trajectory's values
             history = sorted(client.get_metric_history(r.info.run_id, key), key=lambda m: m.step)
             assert [m.step for m in history] == list(range(20)), key
-            np.testing.assert_allclose([m.value for m in history], traj[key], rtol=1e-6,
-                                       err_msg=key)
-        for key in ("weight_error", "bias_error", "optimum_distance", "train_loss", "test_mse",
-                    "r2_test"):
+            np.testing.assert_allclose(
+                [m.value for m in history], traj[key], rtol=1e-6, err_msg=key
+            )
+        for key in (
+            "weight_error",
+            "bias_error",
+            "optimum_distance",
+            "train_loss",
+            "test_mse",
+            "r2_test",
+        ):
             assert math.isclose(r.data.metrics[key], row[key], rel_tol=1e-9), key
         assert math.isclose(r.data.metrics["learned_w_0"], row["w_0"], rel_tol=1e-9)
 
@@ -191,9 +221,15 @@ def test_multirun_child_metrics_artifacts_and_dataset(multirun):
 @pytest.mark.slow
 def test_joblib_multirun_records_every_run_in_a_new_store(cli):
     assert not cli.db.exists()
-    proc = cli.train("-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
-                     "backend=numpy,torch", "train.lr=0.01,0.1", "train.epochs=20",
-                     "tracking.figures=false")
+    proc = cli.train(
+        "-m",
+        "hydra/launcher=joblib",
+        "hydra.launcher.n_jobs=2",
+        "backend=numpy,torch",
+        "train.lr=0.01,0.1",
+        "train.epochs=20",
+        "tracking.figures=false",
+    )
     assert_ran(proc)
     log = f"{proc.stdout}\n{proc.stderr}"
     assert "4 runs: 4 ok, 0 diverged, 0 skipped, 0 failed" in last_line(proc.stdout), log
@@ -218,8 +254,14 @@ def test_a_sweep_records_skipped_diverged_and_failed_runs(cli):
     failing = "torch-mse-lr=0.1-ep=20-cpu"
     obstacle = cli.cwd / "outputs" / "sweeps" / "faults" / failing / "trajectory.csv"
     obstacle.mkdir(parents=True)
-    proc = cli.train("-m", "backend=numpy,torch", "device=cpu,cuda", "train.lr=0.1,10",
-                     "train.epochs=20", "tracking.sweep_name=faults")
+    proc = cli.train(
+        "-m",
+        "backend=numpy,torch",
+        "device=cpu,cuda",
+        "train.lr=0.1,10",
+        "train.epochs=20",
+        "tracking.sweep_name=faults",
+    )
     assert_ran(proc, code=1)  # a run failed
 
     expected = {
@@ -233,8 +275,10 @@ def test_a_sweep_records_skipped_diverged_and_failed_runs(cli):
         "torch-mse-lr=10-ep=20-cuda": "diverged" if HAS_CUDA else "skipped",
     }
     counts = {s: list(expected.values()).count(s) for s in ("ok", "diverged", "skipped", "failed")}
-    assert (f"faults: 8 runs: {counts['ok']} ok, {counts['diverged']} diverged, "
-            f"{counts['skipped']} skipped, {counts['failed']} failed") in last_line(proc.stdout)
+    assert (
+        f"faults: 8 runs: {counts['ok']} ok, {counts['diverged']} diverged, "
+        f"{counts['skipped']} skipped, {counts['failed']} failed"
+    ) in last_line(proc.stdout)
 
     sweep_dir = cli.cwd / "outputs" / "sweeps" / "faults"
     results = {f: json.loads((sweep_dir / f / "result.json").read_text()) for f in expected}
@@ -279,8 +323,15 @@ def test_a_sweep_records_skipped_diverged_and_failed_runs(cli):
 
 @pytest.mark.slow
 def test_diverged_and_skipped_runs_exit_0(cli):
-    proc = cli.train("-m", "backend=numpy", "device=cpu,cuda", "train.lr=10", "train.epochs=20",
-                     "tracking.figures=false", "tracking.graph=false")
+    proc = cli.train(
+        "-m",
+        "backend=numpy",
+        "device=cpu,cuda",
+        "train.lr=10",
+        "train.epochs=20",
+        "tracking.figures=false",
+        "tracking.graph=false",
+    )
     assert_ran(proc, code=0)
     assert "2 runs: 0 ok, 1 diverged, 1 skipped, 0 failed" in last_line(proc.stdout)
     assert not [r for r in cli.runs() if r.info.status != "FINISHED"]
@@ -295,20 +346,29 @@ BAD_INPUT = {
     "negative-lr-in-sweep": (["-m", "train.lr=0.1,-1"], r"train\.lr must be a number > 0"),
     "epochs-not-int": (["train.epochs=abc"], r"train\.epochs must be an integer, got 'abc'"),
     "sweep-without-m": (["train.lr=0.1,0.2"], r"train\.lr=0\.1,0\.2 is a sweep: add -m"),
-    "missing-csv": (["data=csv", "data.path=missing.csv", "data.target=y"],
-                    r"data\.path must be an existing CSV file, got 'missing\.csv'"),
-    "launcher-typo": (["-m", "hydra/launcher=jobllib", "train.lr=0.1,0.2"],
-                      r"hydra/launcher must be one of basic, joblib\b.*, got 'jobllib'$"),
+    "missing-csv": (
+        ["data=csv", "data.path=missing.csv", "data.target=y"],
+        r"data\.path must be an existing CSV file, got 'missing\.csv'",
+    ),
+    "launcher-typo": (
+        ["-m", "hydra/launcher=jobllib", "train.lr=0.1,0.2"],
+        r"hydra/launcher must be one of basic, joblib\b.*, got 'jobllib'$",
+    ),
     # data that passes the checks but is not finite as float32, the dtype the runs train in
     # (short, figure-less runs so that, while it is let through, the test fails quickly)
-    "feature-scale-overflows-float32": (["data.feature_scale=1e39", *QUICK],
-                                        r"^error: data\.feature_scale must be"),
+    "feature-scale-overflows-float32": (
+        ["data.feature_scale=1e39", *QUICK],
+        r"^error: data\.feature_scale must be",
+    ),
     "feature-scale-overflows-in-sweep": (
         ["-m", "backend=numpy", "data.feature_scale=1,1e39", *QUICK],
-        r"^error: data\.feature_scale must be"),
+        r"^error: data\.feature_scale must be",
+    ),
     "weights-overflow-float32": (["data.weights=[1e39]", *QUICK], r"^error: data\.weights must be"),
     "csv-value-overflows-float32": (
-        ["data=csv", "data.path=big.csv", "data.target=y", *QUICK], r"'x'"),
+        ["data=csv", "data.path=big.csv", "data.target=y", *QUICK],
+        r"'x'",
+    ),
 }
 
 

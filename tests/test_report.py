@@ -14,16 +14,22 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from conftest import VENV_BIN, Cli, clean_env
 from linreg import graphs, report, summary
 from linreg.core import DataSpec, Loss, generate
 from linreg.sweep import read_results
 
-from conftest import VENV_BIN, Cli, clean_env
-
 pytestmark = pytest.mark.slow
 
-GRID = ["-m", "data=outliers", "train.lr=0.01,0.1,1.5", "train.epochs=60", "loss=mse,mae",
-        "backend=numpy", "tracking.sweep_name=report"]
+GRID = [
+    "-m",
+    "data=outliers",
+    "train.lr=0.01,0.1,1.5",
+    "train.epochs=60",
+    "loss=mse,mae",
+    "backend=numpy",
+    "tracking.sweep_name=report",
+]
 
 
 @pytest.fixture(scope="module")
@@ -40,26 +46,33 @@ def sweep(once):
 
 
 def test_the_sweep_draws_every_figure_it_has_data_for(sweep):
-    sweep_dir, results, _ = sweep
-    for name in ("loss_curves", "param_evolution", "error_heatmap", "loss_landscape",
-                 "outliers"):
+    sweep_dir, _, _ = sweep
+    for name in ("loss_curves", "param_evolution", "error_heatmap", "loss_landscape", "outliers"):
         png = sweep_dir / f"{name}.png"
         assert png.is_file() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
 
 
 def test_figures_are_drawn_again_identically_from_the_results(sweep, tmp_path):
     sweep_dir, results, _ = sweep
-    made = summary.sweep_figures(sweep_dir, results, tmp_path, generate(
-        DataSpec(outlier_fraction=0.1)))
+    made = summary.sweep_figures(
+        sweep_dir, results, tmp_path, generate(DataSpec(outlier_fraction=0.1))
+    )
     assert sorted(p.name for p in made) == sorted(
-        ["loss_curves.png", "param_evolution.png", "error_heatmap.png", "loss_landscape.png",
-         "outliers.png"])
+        [
+            "loss_curves.png",
+            "param_evolution.png",
+            "error_heatmap.png",
+            "loss_landscape.png",
+            "outliers.png",
+        ]
+    )
 
 
 def test_no_landscape_or_outliers_figure_without_what_they_need(sweep, tmp_path):
     sweep_dir, results, _ = sweep
-    made = summary.sweep_figures(sweep_dir, results, tmp_path, generate(
-        DataSpec(n_features=2, weights=(1.0, 2.0))))
+    made = summary.sweep_figures(
+        sweep_dir, results, tmp_path, generate(DataSpec(n_features=2, weights=(1.0, 2.0)))
+    )
     names = {p.name for p in made}
     assert "loss_landscape.png" not in names and "outliers.png" not in names
 
@@ -82,24 +95,55 @@ def test_report_states_what_the_numbers_support(sweep, tmp_path):
     # with outliers MAE's optimum is nearer the truth than MSE's: the figures' point
     assert stat < ok[ok["loss"] == "mse"]["statistical_error"].iloc[0]
     assert "1 run(s) diverged: numpy · mse · lr=1.5" in text
-    assert "<img src='loss_landscape.png'" in html.read_text() or "loss_landscape" in \
-        html.read_text()
+    assert (
+        "<img src='loss_landscape.png'" in html.read_text() or "loss_landscape" in html.read_text()
+    )
 
 
 def test_convergence_sentence_names_the_epoch_from_the_table():
-    df = pd.DataFrame([
-        {"run_name": "a", "backend": "numpy", "loss": "mse", "lr": 0.1, "epochs": 100,
-         "status": "ok", "converged_epoch": 41, "statistical_error": None, "momentum": 0.0,
-         "batch_size": None, "schedule": "constant", "dtype": "float32", "bias": 1.0,
-         "w_0": 2.0, "weight_error": 0.1},
-        {"run_name": "b", "backend": "numpy", "loss": "mse", "lr": 0.001, "epochs": 100,
-         "status": "ok", "converged_epoch": None, "statistical_error": None, "momentum": 0.0,
-         "batch_size": None, "schedule": "constant", "dtype": "float32", "bias": 0.5,
-         "w_0": 1.0, "weight_error": 1.0},
-    ])
+    df = pd.DataFrame(
+        [
+            {
+                "run_name": "a",
+                "backend": "numpy",
+                "loss": "mse",
+                "lr": 0.1,
+                "epochs": 100,
+                "status": "ok",
+                "converged_epoch": 41,
+                "statistical_error": None,
+                "momentum": 0.0,
+                "batch_size": None,
+                "schedule": "constant",
+                "dtype": "float32",
+                "bias": 1.0,
+                "w_0": 2.0,
+                "weight_error": 0.1,
+            },
+            {
+                "run_name": "b",
+                "backend": "numpy",
+                "loss": "mse",
+                "lr": 0.001,
+                "epochs": 100,
+                "status": "ok",
+                "converged_epoch": None,
+                "statistical_error": None,
+                "momentum": 0.0,
+                "batch_size": None,
+                "schedule": "constant",
+                "dtype": "float32",
+                "bias": 0.5,
+                "w_0": 1.0,
+                "weight_error": 1.0,
+            },
+        ]
+    )
     (sentence,) = [s for s in report.findings(df) if s.startswith("With mse")]
-    assert sentence == ("With mse, the loss came within 1e-6 (relative) of the optimum's by "
-                        "epoch 41 at lr=0.1; lr=0.001 did not within 100 epochs.")
+    assert sentence == (
+        "With mse, the loss came within 1e-6 (relative) of the optimum's by "
+        "epoch 41 at lr=0.1; lr=0.001 did not within 100 epochs."
+    )
 
 
 def test_terminal_shows_a_line_per_run_and_the_summary(sweep):
@@ -120,9 +164,14 @@ def test_graph_without_graphviz_writes_dot_only(tmp_path, monkeypatch):
 def test_a_run_without_graphviz_completes_and_says_how_to_get_images(tmp_path):
     env = clean_env(MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'mlflow.db'}")
     env["PATH"] = str(VENV_BIN)  # no /usr/bin: no `dot` (and no git: the commit tag is left out)
-    proc = subprocess.run([str(VENV_BIN / "python"), "-m", "linreg.train", "backend=torch",
-                           "train.epochs=5"], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=300)
+    proc = subprocess.run(
+        [str(VENV_BIN / "python"), "-m", "linreg.train", "backend=torch", "train.epochs=5"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     run = tmp_path / "outputs" / "runs" / "torch-mse-lr=0.01-ep=5-cpu"
     assert (run / "graph.dot").is_file() and not (run / "graph.png").exists()

@@ -61,8 +61,9 @@ def test_ray_cluster_preset_composes(hydra_compose):
     need("hydra_plugins.hydra_ray_launcher", "ray")
     from hydra.utils import get_method
 
-    cfg = hydra_compose("hydra/launcher=ray_cluster", "hydra.launcher.ray.init.address=h:6379",
-                        hydra=True)
+    cfg = hydra_compose(
+        "hydra/launcher=ray_cluster", "hydra.launcher.ray.init.address=h:6379", hydra=True
+    )
     launcher = cfg.hydra.launcher
     assert launcher._target_ == "hydra_plugins.hydra_ray_launcher.ray_launcher.RayLauncher"
     init = launcher.ray.init
@@ -76,8 +77,13 @@ def test_slurm_preset_composes(hydra_compose):
     cfg = hydra_compose("hydra/launcher=slurm", "hydra.launcher.partition=cpu", hydra=True)
     launcher = cfg.hydra.launcher
     assert launcher._target_.endswith("submitit_launcher.SlurmLauncher")
-    assert (launcher.partition, launcher.timeout_min, launcher.cpus_per_task, launcher.mem_gb,
-            launcher.array_parallelism) == ("cpu", 30, 2, 4, 64)
+    assert (
+        launcher.partition,
+        launcher.timeout_min,
+        launcher.cpus_per_task,
+        launcher.mem_gb,
+        launcher.array_parallelism,
+    ) == ("cpu", 30, 2, 4, 64)
     assert launcher.submitit_folder == f"{cfg.hydra.sweep.dir}/.submitit/%j"
 
 
@@ -126,20 +132,40 @@ def test_ray_launcher_on_a_local_ray_cluster(tmp_path):
     # Ray's socket paths must stay under 107 characters: a short temp folder of its own.
     ray_tmp = Path(tempfile.mkdtemp(prefix="ray", dir="/tmp"))
     # Loopback only: Ray otherwise advertises the machine's network address.
-    ray_env = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0",
-               "RAY_TMPDIR": str(ray_tmp)}
+    ray_env = {
+        "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
+        "RAY_USAGE_STATS_ENABLED": "0",
+        "RAY_TMPDIR": str(ray_tmp),
+    }
     port = free_port()
     log = tmp_path / "ray-head.log"
-    cmd = [str(ray_bin), "start", "--head", "--block", f"--node-ip-address={HOST}",
-           f"--port={port}", f"--ray-client-server-port={free_port()}",
-           f"--dashboard-agent-listen-port={free_port()}", "--include-dashboard=false",
-           "--num-cpus=2", "--disable-usage-stats", f"--temp-dir={ray_tmp}"]
+    cmd = [
+        str(ray_bin),
+        "start",
+        "--head",
+        "--block",
+        f"--node-ip-address={HOST}",
+        f"--port={port}",
+        f"--ray-client-server-port={free_port()}",
+        f"--dashboard-agent-listen-port={free_port()}",
+        "--include-dashboard=false",
+        "--num-cpus=2",
+        "--disable-usage-stats",
+        f"--temp-dir={ray_tmp}",
+    ]
     try:
         with Background(cmd, log, head, clean_env(**ray_env)) as ray_head:
             wait_log("will now block", ray_head, log, timeout=90)
             uri = f"sqlite:///{project / 'mlflow.db'}"
-            proc = train(project, uri, "-m", "hydra/launcher=ray_cluster",
-                         f"hydra.launcher.ray.init.address={HOST}:{port}", *GRID, **ray_env)
+            proc = train(
+                project,
+                uri,
+                "-m",
+                "hydra/launcher=ray_cluster",
+                f"hydra.launcher.ray.init.address={HOST}:{port}",
+                *GRID,
+                **ray_env,
+            )
             assert "Connected to Ray cluster" in proc.stderr + proc.stdout, proc.stderr[-3000:]
             assert_ran(proc, 4)
     finally:
@@ -154,8 +180,15 @@ def test_ray_launcher_on_a_local_ray_cluster(tmp_path):
 def test_submitit_local_launcher(tmp_path):
     need("hydra_plugins.hydra_submitit_launcher", "slurm")
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    proc = train(tmp_path, uri, "-m", "hydra/launcher=submitit_local", "train.lr=0.01,0.1",
-                 "backend=numpy", "train.epochs=20")
+    proc = train(
+        tmp_path,
+        uri,
+        "-m",
+        "hydra/launcher=submitit_local",
+        "train.lr=0.01,0.1",
+        "backend=numpy",
+        "train.epochs=20",
+    )
     assert_ran(proc, 2)
     assert_recorded(uri, {f"numpy · mse · lr={lr} · ep=20 · cpu" for lr in ("0.01", "0.1")})
 
@@ -172,8 +205,15 @@ def test_sweep_into_a_tracking_server_with_a_database_backend(tmp_path):
     port = free_port()
     log = tmp_path / "mlflow-server.log"
     backend = f"sqlite:///{server_dir / 'server.db'}"
-    with mlflow_server("server", port, backend, log, server_dir,
-                       "--artifacts-destination", str(server_dir / "artifacts")) as server:
+    with mlflow_server(
+        "server",
+        port,
+        backend,
+        log,
+        server_dir,
+        "--artifacts-destination",
+        str(server_dir / "artifacts"),
+    ) as server:
         wait_http(f"http://{HOST}:{port}/health", server, log, timeout=90)
         uri = f"http://{HOST}:{port}"
         proc = train(project, uri, "-m", "train.lr=0.01,0.1", "backend=torch", "train.epochs=20")
@@ -198,8 +238,9 @@ def test_optuna_finds_the_learning_rate(tmp_path):
     loss within the 30-epoch budget, and every trial is an MLflow child run of the search."""
     need("hydra_plugins.hydra_optuna_sweeper", "optuna")
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    proc = train(tmp_path, uri, "-m", "hydra/sweeper=optuna_lr", "hydra.sweeper.n_trials=6",
-                 "backend=numpy")
+    proc = train(
+        tmp_path, uri, "-m", "hydra/sweeper=optuna_lr", "hydra.sweeper.n_trials=6", "backend=numpy"
+    )
     assert_ran(proc, 6)
     sweep = next((tmp_path / "outputs" / "sweeps").iterdir())
     best = yaml.safe_load((sweep / "optimization_results.yaml").read_text())

@@ -19,8 +19,16 @@ from conftest import split_runs, store_runs
 from servers import HOST, free_port, mlflow_server, tail, train, wait_http
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 WAIT_MS = 45_000
 TORCH_RUN = "torch · mse · lr=0.1 · ep=20 · cpu"
 NAMES = [f"{b} · mse · lr={lr} · ep=20 · cpu" for lr in ("0.01", "0.1") for b in ("numpy", "torch")]
@@ -51,8 +59,7 @@ def test_mlflow_ui_shows_runs_loss_chart_and_graph(tmp_path, screenshots):
     sync_api = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[ui]'")
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    proc = train(tmp_path, uri, "-m", "train.lr=0.01,0.1", "backend=numpy,torch",
-                 "train.epochs=20")
+    proc = train(tmp_path, uri, "-m", "train.lr=0.01,0.1", "backend=numpy,torch", "train.epochs=20")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     parents, children = split_runs(store_runs(uri))
     parent = parents[0].info.run_name
@@ -66,8 +73,12 @@ def test_mlflow_ui_shows_runs_loss_chart_and_graph(tmp_path, screenshots):
     with mlflow_server("ui", port, uri, log, tmp_path) as ui, sync_api.sync_playwright() as pw:
         wait_http(f"{base}/health", ui, log, timeout=90)
         ctx = pw.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"), executable_path=CHROMIUM, args=FLAGS,
-            headless=True, viewport={"width": 1500, "height": 720})
+            str(tmp_path / "chromium-profile"),
+            executable_path=CHROMIUM,
+            args=FLAGS,
+            headless=True,
+            viewport={"width": 1500, "height": 720},
+        )
         ctx.set_default_timeout(WAIT_MS)
         try:
             page = ctx.new_page()
@@ -113,7 +124,9 @@ def _check(page, base, exp_id, parent, run_ids, shot) -> None:
     shot(page, "mlflow_runs")
 
     # 2. The same runs side by side in the chart view, filtered to the loss.
-    page.locator("label").filter(has=page.locator("input[name=runs-view-mode][value=CHART]")).click()
+    page.locator("label").filter(
+        has=page.locator("input[name=runs-view-mode][value=CHART]")
+    ).click()
     page.get_by_placeholder("Search metric charts").fill("loss")
     page.get_by_text(re.compile(r"\(loss\)$")).first.wait_for()  # a legend: a per-epoch chart
     page.wait_for_timeout(1500)  # the charts' entry animation
@@ -121,8 +134,9 @@ def _check(page, base, exp_id, parent, run_ids, shot) -> None:
 
     # 3. One run: its per-epoch chart of loss (a line chart: the legend names the series), then
     #    its artifacts, where the computation graph opens as an image.
-    page.goto(f"{base}/#/experiments/{exp_id}/runs/{run_ids[TORCH_RUN]}"
-              "?workflowType=machine_learning")
+    page.goto(
+        f"{base}/#/experiments/{exp_id}/runs/{run_ids[TORCH_RUN]}?workflowType=machine_learning"
+    )
     page.get_by_text(TORCH_RUN, exact=True).first.wait_for()
     page.get_by_role("tab", name="Model metrics").click()
     page.get_by_placeholder("Search metric charts").fill("loss")

@@ -108,8 +108,14 @@ class LinregConf:
     run_folder: str = "${linreg.run_folder:}"
 
 
-_SECTIONS = {"data": DataConf, "loss": LossConf, "backend": BackendConf, "device": DeviceConf,
-             "train": TrainConf, "tracking": TrackingConf}
+_SECTIONS = {
+    "data": DataConf,
+    "loss": LossConf,
+    "backend": BackendConf,
+    "device": DeviceConf,
+    "train": TrainConf,
+    "tracking": TrackingConf,
+}
 
 
 def register() -> None:
@@ -123,16 +129,29 @@ def register() -> None:
 def run_parts(cfg: Any) -> list[str]:
     """The choices that name a run: backend, loss, lr, epochs, device, then any other swept key."""
     loss = cfg.loss.name if cfg.loss.name != "huber" else f"huber δ={cfg.loss.delta:g}"
-    parts = [cfg.backend.name, loss, f"lr={cfg.train.lr:g}", f"ep={cfg.train.epochs}",
-             cfg.device.name]
+    parts = [
+        cfg.backend.name,
+        loss,
+        f"lr={cfg.train.lr:g}",
+        f"ep={cfg.train.epochs}",
+        cfg.device.name,
+    ]
     for key in cfg.tracking.vary:
         if key not in _NAMED_KEYS:
             parts.append(f"{key.split('.')[-1]}={OmegaConf.select(cfg, key)}")
     return parts
 
 
-_NAMED_KEYS = {"backend", "backend.name", "loss", "loss.name", "train.lr", "train.epochs",
-               "device", "device.name"}
+_NAMED_KEYS = {
+    "backend",
+    "backend.name",
+    "loss",
+    "loss.name",
+    "train.lr",
+    "train.epochs",
+    "device",
+    "device.name",
+}
 
 
 def _run_name(*, _root_: DictConfig) -> str:
@@ -180,11 +199,19 @@ def data_source(d: Any) -> DataSpec | CsvSpec:
         if d["kind"] == "csv":
             for key in ("path", "target"):
                 if not d.get(key):
-                    raise LinregError(key, "set for csv data (data.path=... data.target=...)",
-                                      d.get(key))
-            return CsvSpec(path=d["path"], target=d["target"], features=d.get("features"),
-                           standardize=d["standardize"], test_fraction=d["test_fraction"],
-                           seed=d["seed"], init=d["init"], init_seed=d["init_seed"])
+                    raise LinregError(
+                        key, "set for csv data (data.path=... data.target=...)", d.get(key)
+                    )
+            return CsvSpec(
+                path=d["path"],
+                target=d["target"],
+                features=d.get("features"),
+                standardize=d["standardize"],
+                test_fraction=d["test_fraction"],
+                seed=d["seed"],
+                init=d["init"],
+                init_seed=d["init_seed"],
+            )
         keys = {f.name for f in fields(DataSpec)}
         return DataSpec(**{k: v for k, v in d.items() if k in keys})
 
@@ -196,9 +223,11 @@ def _check_keys(cfg: DictConfig) -> None:
         known = {f.name for f in fields(schema)}
         extra = sorted(k for k in node if k not in known and (name or k != "hydra"))
         if extra:
-            raise LinregError(f"{name}.{extra[0]}" if name else extra[0],
-                              f"one of the keys of {name or 'the config'} ("
-                              + ", ".join(sorted(known)) + ")", extra[0])
+            raise LinregError(
+                f"{name}.{extra[0]}" if name else extra[0],
+                f"one of the keys of {name or 'the config'} (" + ", ".join(sorted(known)) + ")",
+                extra[0],
+            )
 
 
 def job_from_cfg(cfg: DictConfig) -> Job:

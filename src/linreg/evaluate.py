@@ -29,22 +29,30 @@ class EvaluateError(Exception):
 
 def metrics(df) -> dict:
     counts = df["status"].value_counts().to_dict()
-    out: dict = {"runs": len(df), **{k: int(counts.get(k, 0)) for k in
-                                     ("ok", "diverged", "skipped", "failed")}}
+    out: dict = {
+        "runs": len(df),
+        **{k: int(counts.get(k, 0)) for k in ("ok", "diverged", "skipped", "failed")},
+    }
     out["backend_agreement"] = report.backend_agreement(df)
     ok = df[df["status"] == "ok"]
     best = {}
     key = "weight_error" if ok["weight_error"].notna().any() else "optimum_distance"
     for loss, group in ok.groupby("loss"):
         row = group.loc[group[key].astype(float).idxmin()]
-        best[loss] = {"run": row["run_name"], key: float(row[key]),
-                      "optimum_distance": float(row["optimum_distance"])}
+        best[loss] = {
+            "run": row["run_name"],
+            key: float(row[key]),
+            "optimum_distance": float(row["optimum_distance"]),
+        }
     out["best"] = best
     ref = ok[(ok["backend"] == "torch") & (ok["loss"] == "mse") & (ok["lr"] == 0.01)]
     out["walkthrough"] = {
-        f"epochs_{int(r['epochs'])}": {"weight": round(float(r["w_0"]), 4),
-                                       "bias": round(float(r["bias"]), 4)}
-        for _, r in ref.iterrows() if "w_0" in r
+        f"epochs_{int(r['epochs'])}": {
+            "weight": round(float(r["w_0"]), 4),
+            "bias": round(float(r["bias"]), 4),
+        }
+        for _, r in ref.iterrows()
+        if "w_0" in r
     }
     return out
 
@@ -57,18 +65,24 @@ def build(runs_dir: str = RUNS_DIR, data_dir: str = DATA_DIR, out: str = RESULTS
         raise EvaluateError(f"runs folder must hold sweep.json (run the train stage), got {runs}")
     manifest, results = read_results(runs)
     digest = json.loads((data / META).read_text())["digest"] if (data / META).is_file() else None
-    stale = [r["run_name"] for r in results
-             if r.get("data_digest") and digest and r["data_digest"] != digest]
+    stale = [
+        r["run_name"]
+        for r in results
+        if r.get("data_digest") and digest and r["data_digest"] != digest
+    ]
     if stale:
-        raise EvaluateError(f"runs must be trained on the data in {data}/, got {len(stale)} run(s) "
-                            f"trained on other data (first: {stale[0]}); rerun the train stage")
+        raise EvaluateError(
+            f"runs must be trained on the data in {data}/, got {len(stale)} run(s) "
+            f"trained on other data (first: {stale[0]}); rerun the train stage"
+        )
     df = frame(results)
     write_csv(df, results_dir / "summary.csv")
     m = metrics(df)
     write_json_atomic(results_dir / "metrics.json", m)
     plots = results_dir / "plots"
-    errors = df[df["status"] == "ok"][["run_name", "weight_error", "optimum_distance",
-                                       "train_loss"]]
+    errors = df[df["status"] == "ok"][
+        ["run_name", "weight_error", "optimum_distance", "train_loss"]
+    ]
     write_csv(errors, plots / "errors.csv")
     figures = sweep_figures(runs, results, results_dir / "figures", load_dataset(data))
     report.write(df, figures, results_dir, f"linreg · {manifest['sweep_name']}")
@@ -85,8 +99,11 @@ def _attach(manifest: dict, results_dir: Path) -> None:
     for name in ("summary.csv", "metrics.json", "report.md", "report.html"):
         store.log_artifact(parent, results_dir / name, "evaluation")
     store.log_artifacts(parent, results_dir / "figures", "evaluation/figures")
-    flat = {k: v for k, v in json.loads((results_dir / "metrics.json").read_text()).items()
-            if isinstance(v, int | float) and not isinstance(v, bool)}
+    flat = {
+        k: v
+        for k, v in json.loads((results_dir / "metrics.json").read_text()).items()
+        if isinstance(v, int | float) and not isinstance(v, bool)
+    }
     store.log_metrics(parent, {f"eval_{k}": v for k, v in flat.items()})
 
 
@@ -97,10 +114,12 @@ def main(argv: list[str] | None = None) -> int:
     except EvaluateError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f"evaluate: {m['runs']} runs: {m['ok']} ok, {m['diverged']} diverged, "
-          f"{m['skipped']} skipped, {m['failed']} failed; backends agree to "
-          f"{m['backend_agreement'] if m['backend_agreement'] is not None else 'n/a'}; "
-          f"walkthrough {m['walkthrough']}")
+    print(
+        f"evaluate: {m['runs']} runs: {m['ok']} ok, {m['diverged']} diverged, "
+        f"{m['skipped']} skipped, {m['failed']} failed; backends agree to "
+        f"{m['backend_agreement'] if m['backend_agreement'] is not None else 'n/a'}; "
+        f"walkthrough {m['walkthrough']}"
+    )
     return 0
 
 

@@ -20,7 +20,7 @@ def _figure(width: float = 5, height: float = 3.2, ncols: int = 1):
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(width, height), dpi=DPI)
-    fig.subplots_adjust(left=0.17 / ncols ** 0.5, right=0.97, bottom=0.15, top=0.89, wspace=0.3)
+    fig.subplots_adjust(left=0.17 / ncols**0.5, right=0.97, bottom=0.15, top=0.89, wspace=0.3)
     axes = [fig.add_subplot(1, ncols, i + 1) for i in range(ncols)]
     return fig, axes
 
@@ -95,8 +95,13 @@ def sweep_loss_curves(path: Path, runs: list[dict]):
             if r["loss"] != loss or r.get("trajectory") is None:
                 continue
             t = r["trajectory"]
-            ax.plot(t["epoch"], t["loss"], styles.get(r["backend"], "-"), lw=1,
-                    c=colours[lrs.index(r["lr"])])
+            ax.plot(
+                t["epoch"],
+                t["loss"],
+                styles.get(r["backend"], "-"),
+                lw=1,
+                c=colours[lrs.index(r["lr"])],
+            )
         _log_y(ax)
         ax.set(xlabel="epoch", ylabel="J(θ)", title=f"loss = {loss}")
         for lr, c in zip(lrs, colours, strict=False):

@@ -1,6 +1,6 @@
 """The DVC ``generate`` stage: the data of params.yaml's ``data`` section into data/.
 
-    python -m linreg.generate [params.yaml]
+python -m linreg.generate [params.yaml]
 """
 
 from __future__ import annotations
@@ -32,15 +32,18 @@ def build(params_path: str = "params.yaml", out: str = DATA_DIR) -> Path:
     spec = data_source(cfg.data)
     data = generate(spec) if isinstance(spec, DataSpec) else load_csv(spec)
     out_path = Path(out)
-    with tempfile.TemporaryDirectory(dir=out_path.parent if out_path.parent.exists() else None,
-                                     prefix=".generate-") as tmp:
+    with tempfile.TemporaryDirectory(
+        dir=out_path.parent if out_path.parent.exists() else None, prefix=".generate-"
+    ) as tmp:
         save_dataset(data, tmp)
         if out_path.exists():
             shutil.rmtree(out_path)
         shutil.move(tmp, out_path)
         Path(tmp).mkdir()  # TemporaryDirectory expects to remove something
-    print(f"generate: {len(data.y)} training and {len(data.y_test)} test samples, "
-          f"{data.n_features} feature(s), digest {data.digest[:12]} -> {out_path}/")
+    print(
+        f"generate: {len(data.y)} training and {len(data.y_test)} test samples, "
+        f"{data.n_features} feature(s), digest {data.digest[:12]} -> {out_path}/"
+    )
     return out_path
 
 

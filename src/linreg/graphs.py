@@ -41,7 +41,8 @@ def formula_dot(backend: str, loss: Loss, n: int, m: int) -> str:
     delta = f" (δ={loss.delta:g})" if loss.name == "huber" else ""
     lines = [
         "digraph {",
-        '  graph [rankdir=TB fontname=Helvetica label="' + f"{backend} backend · {loss.label()}"
+        '  graph [rankdir=TB fontname=Helvetica label="'
+        + f"{backend} backend · {loss.label()}"
         + '" labelloc=t]',
         "  node [fontname=Helvetica shape=box style=filled fillcolor=white]",
         f'  X [label="X ({n}×{m})" fillcolor=lightgrey]',
@@ -55,7 +56,7 @@ def formula_dot(backend: str, loss: Loss, n: int, m: int) -> str:
         f'  d [label="{slope} / n" fillcolor=lightyellow]',
         '  gw [label="∇w = Xᵀ d" fillcolor=lightyellow]',
         '  gb [label="∇b = Σ d" fillcolor=lightyellow]',
-        '  X -> pred; w -> pred; b -> pred; pred -> r; y -> r; r -> per; per -> J',
+        "  X -> pred; w -> pred; b -> pred; pred -> r; y -> r; r -> per; per -> J",
         "  r -> d; d -> gw; X -> gw; d -> gb",
         '  gw -> w [style=dashed label="w −= lr·∇w"]',
         '  gb -> b [style=dashed label="b −= lr·∇b"]',

@@ -38,8 +38,11 @@ def loss_landscape(path: Path, runs: list[dict], data: Dataset) -> Path | None:
     the sweep has both), with each learning rate's gradient-descent path drawn on it."""
     if data.n_features != 1:
         return None
-    losses = [name for name in ("mse", "mse_half", "mae", "huber")
-              if any(r["loss"] == name and r.get("trajectory") is not None for r in runs)]
+    losses = [
+        name
+        for name in ("mse", "mse_half", "mae", "huber")
+        if any(r["loss"] == name and r.get("trajectory") is not None for r in runs)
+    ]
     if not losses:
         return None
     X, y = np.asarray(data.X, np.float64), np.asarray(data.y, np.float64)
@@ -52,12 +55,14 @@ def loss_landscape(path: Path, runs: list[dict], data: Dataset) -> Path | None:
     lrs = sorted({r["lr"] for r in runs})
     colours = colormaps["plasma"](np.linspace(0, 0.85, max(len(lrs), 1)))
     for ax, name in zip(axes, losses, strict=True):
-        loss = Loss(name, float(next((r.get("delta", 1.0) for r in runs if r["loss"] == name),
-                                     1.0) or 1.0))
+        loss = Loss(
+            name, float(next((r.get("delta", 1.0) for r in runs if r["loss"] == name), 1.0) or 1.0)
+        )
         paths = _paths_by_lr(runs, name)
         opt = optimum(loss, X, y)
-        pts = [opt, data.theta0] + [p["trajectory"][["bias", "w_0"]].to_numpy() for p in
-                                    paths.values()]
+        pts = [opt, data.theta0] + [
+            p["trajectory"][["bias", "w_0"]].to_numpy() for p in paths.values()
+        ]
         if data.theta_true is not None:
             pts.append(data.theta_true)
         pts = np.vstack([np.atleast_2d(p) for p in pts])
@@ -75,8 +80,14 @@ def loss_landscape(path: Path, runs: list[dict], data: Dataset) -> Path | None:
         ax.contour(B, W, J, levels=levels, colors="k", linewidths=0.4, alpha=0.45)
         for lr, run in sorted(paths.items()):
             t = run["trajectory"]
-            ax.plot(t["bias"], t["w_0"], "-", lw=1.4, c=colours[lrs.index(lr)],
-                    label=f"lr={lr:g} ({len(t)} ep)")
+            ax.plot(
+                t["bias"],
+                t["w_0"],
+                "-",
+                lw=1.4,
+                c=colours[lrs.index(lr)],
+                label=f"lr={lr:g} ({len(t)} ep)",
+            )
         ax.plot(*data.theta0, "o", c="k", ms=4, label="θ0")
         ax.plot(*opt, "*", c="red", ms=10, label="optimum")
         if data.theta_true is not None:
@@ -93,8 +104,11 @@ def error_heatmap(path: Path, runs: list[dict]) -> Path | None:
     epochs = sorted({r["epochs"] for r in runs})
     if len(lrs) < 2 and len(epochs) < 2:
         return None
-    key = "weight_error" if any(r.get("weight_error") is not None for r in runs) else \
-        "optimum_distance"
+    key = (
+        "weight_error"
+        if any(r.get("weight_error") is not None for r in runs)
+        else "optimum_distance"
+    )
     panels = sorted({(r["backend"], r["loss"]) for r in runs})
     cols = min(len(panels), 3)
     rows = -(-len(panels) // cols)
@@ -145,16 +159,21 @@ def outliers(path: Path, runs: list[dict], data: Dataset) -> Path | None:
     ax.scatter(x, y, s=10, alpha=0.5, c="grey", label="data")
     if data.theta_true is not None:
         far = np.abs(y - (data.theta_true[0] + data.theta_true[1] * x)) > 5 * max(
-            float(data.spec.get("noise_std") or 0), 1e-9)
+            float(data.spec.get("noise_std") or 0), 1e-9
+        )
         ax.scatter(x[far], y[far], s=22, c="red", marker="x", label="outliers")
     grid = np.linspace(x.min(), x.max(), 2)
     if data.theta_true is not None:
-        ax.plot(grid, data.theta_true[0] + data.theta_true[1] * grid, "k--", lw=1.2,
-                label="true")
+        ax.plot(grid, data.theta_true[0] + data.theta_true[1] * grid, "k--", lw=1.2, label="true")
     for name, colour in (("mse", "tab:blue"), ("mae", "tab:orange")):
         r = best[name]
-        ax.plot(grid, r["bias"] + r["w_0"] * grid, c=colour, lw=1.6,
-                label=f"{name}: w={r['w_0']:.3f}, b={r['bias']:.3f}")
+        ax.plot(
+            grid,
+            r["bias"] + r["w_0"] * grid,
+            c=colour,
+            lw=1.6,
+            label=f"{name}: w={r['w_0']:.3f}, b={r['bias']:.3f}",
+        )
     ax.set(xlabel="x", ylabel="y", title="MSE against MAE with outliers")
     ax.legend(fontsize=7)
     return _save(fig, path)

@@ -11,8 +11,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-SWEEP_KEYS = {"lr": "train.lr", "epochs": "train.epochs", "loss": "loss", "backend": "backend",
-              "device": "device"}
+SWEEP_KEYS = {
+    "lr": "train.lr",
+    "epochs": "train.epochs",
+    "loss": "loss",
+    "backend": "backend",
+    "device": "device",
+}
 DATA_DIR = "data"
 RUNS_DIR = "runs"
 
@@ -77,6 +82,9 @@ def argv_from_params(path: str | os.PathLike = "params.yaml") -> list[str]:
     for k, v in (params.get("tracking") or {}).items():
         argv.append(f"tracking.{k}={value(v)}")
     exp = os.environ.get("DVC_EXP_NAME")
-    argv += [f"hydra.sweep.dir={RUNS_DIR}", f"tracking.sweep_name={'dvc-' + exp if exp else 'dvc'}",
-             "tracking.sweep_figures=false"]  # the evaluate stage draws them, once
+    argv += [
+        f"hydra.sweep.dir={RUNS_DIR}",
+        f"tracking.sweep_name={'dvc-' + exp if exp else 'dvc'}",
+        "tracking.sweep_figures=false",
+    ]  # the evaluate stage draws them, once
     return argv

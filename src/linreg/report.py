@@ -14,8 +14,17 @@ from pathlib import Path
 import numpy as np
 
 SAME_SETTINGS = ["loss", "lr", "epochs", "momentum", "batch_size", "schedule", "dtype"]
-BEST_COLUMNS = ["run_name", "lr", "epochs", "bias", "w_0", "weight_error", "optimum_distance",
-                "converged_epoch", "wall_s"]
+BEST_COLUMNS = [
+    "run_name",
+    "lr",
+    "epochs",
+    "bias",
+    "w_0",
+    "weight_error",
+    "optimum_distance",
+    "converged_epoch",
+    "wall_s",
+]
 NOT_OK_COLUMNS = ["run_name", "status", "reason"]
 
 
@@ -62,13 +71,17 @@ def findings(df) -> list[str]:
                 never.append(f"lr={lr:g}")
         most = int(group["epochs"].max())
         if parts:
-            text = (f"With {loss}, the loss came within 1e-6 (relative) of the optimum's "
-                    + " and ".join(parts))
+            text = (
+                f"With {loss}, the loss came within 1e-6 (relative) of the optimum's "
+                + " and ".join(parts)
+            )
             if never:
                 text += f"; {', '.join(never)} did not within {most} epochs"
         else:
-            text = (f"With {loss}, no run came within 1e-6 (relative) of the optimum's loss "
-                    f"within {most} epochs")
+            text = (
+                f"With {loss}, no run came within 1e-6 (relative) of the optimum's loss "
+                f"within {most} epochs"
+            )
         out.append(text + ".")
     if ok["statistical_error"].notna().any():
         best = best_runs(df)
@@ -76,11 +89,14 @@ def findings(df) -> list[str]:
             out.append(
                 f"The exact {r['loss']} optimum lies {r['statistical_error']:.3g} from the true "
                 f"parameters (the data's share of the error, which no training removes); its "
-                f"best run ends {r['optimum_distance']:.2g} from that optimum.")
+                f"best run ends {r['optimum_distance']:.2g} from that optimum."
+            )
     agree = backend_agreement(df)
     if agree is not None:
-        out.append(f"The backends agree: runs with the same settings learn parameters within "
-                   f"{agree:.2g} of each other.")
+        out.append(
+            f"The backends agree: runs with the same settings learn parameters within "
+            f"{agree:.2g} of each other."
+        )
     bad = df[df["status"] != "ok"]
     for status, g in bad.groupby("status"):
         names = ", ".join(g["run_name"].head(3)) + (" ..." if len(g) > 3 else "")
@@ -110,12 +126,23 @@ def write(df, figures: list[Path], out_dir: Path, title: str) -> list[Path]:
     """Write report.md and report.html into ``out_dir``; figures are linked relative to it."""
     out_dir.mkdir(parents=True, exist_ok=True)
     counts = df["status"].value_counts().to_dict()
-    head = (f"{len(df)} runs: " + ", ".join(f"{counts.get(k, 0)} {k}" for k in
-                                            ("ok", "diverged", "skipped", "failed")))
+    head = f"{len(df)} runs: " + ", ".join(
+        f"{counts.get(k, 0)} {k}" for k in ("ok", "diverged", "skipped", "failed")
+    )
     best, not_ok = best_runs(df), df[df["status"] != "ok"]
     figs = [os.path.relpath(f, out_dir) for f in figures]
-    md = [f"# {title}", "", head, "", "## Best run per loss and backend", "",
-          _md_table(best, BEST_COLUMNS), "", "## What the numbers say", ""]
+    md = [
+        f"# {title}",
+        "",
+        head,
+        "",
+        "## Best run per loss and backend",
+        "",
+        _md_table(best, BEST_COLUMNS),
+        "",
+        "## What the numbers say",
+        "",
+    ]
     md += [f"- {s}" for s in findings(df)]
     if len(not_ok):
         md += ["", "## Runs that did not end ok", "", _md_table(not_ok, NOT_OK_COLUMNS)]
@@ -123,18 +150,22 @@ def write(df, figures: list[Path], out_dir: Path, title: str) -> list[Path]:
     md += ["", "## Every run", "", _md_table(df, ["run_name", "status", *BEST_COLUMNS[1:]])]
     md_path = out_dir / "report.md"
     _atomic(md_path, "\n".join(md) + "\n")
-    page = [f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title>",
-            "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}"
-            "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;"
-            "padding:2px 6px}img{max-width:100%}</style>",
-            f"<h1>{html.escape(title)}</h1><p>{html.escape(head)}</p>",
-            "<h2>Best run per loss and backend</h2>", _html_table(best, BEST_COLUMNS),
-            "<h2>What the numbers say</h2><ul>"]
+    page = [
+        f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title>",
+        "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}"
+        "table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;"
+        "padding:2px 6px}img{max-width:100%}</style>",
+        f"<h1>{html.escape(title)}</h1><p>{html.escape(head)}</p>",
+        "<h2>Best run per loss and backend</h2>",
+        _html_table(best, BEST_COLUMNS),
+        "<h2>What the numbers say</h2><ul>",
+    ]
     page += [f"<li>{html.escape(s)}</li>" for s in findings(df)] + ["</ul>"]
     if len(not_ok):
         page += ["<h2>Runs that did not end ok</h2>", _html_table(not_ok, NOT_OK_COLUMNS)]
-    page += ["<h2>Figures</h2>"] + [f"<p><img src='{html.escape(f)}' alt='{html.escape(f)}'>"
-                                    for f in figs]
+    page += ["<h2>Figures</h2>"] + [
+        f"<p><img src='{html.escape(f)}' alt='{html.escape(f)}'>" for f in figs
+    ]
     page += ["<h2>Every run</h2>", _html_table(df, ["run_name", "status", *BEST_COLUMNS[1:]])]
     html_path = out_dir / "report.html"
     _atomic(html_path, "\n".join(page) + "\n")
@@ -145,8 +176,7 @@ def _html_table(df, columns) -> str:
     cols = [c for c in columns if c in df.columns]
     rows = ["<table><tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in cols) + "</tr>"]
     for _, r in df[cols].iterrows():
-        rows.append("<tr>" + "".join(f"<td>{html.escape(_fmt(r[c]))}</td>" for c in cols)
-                    + "</tr>")
+        rows.append("<tr>" + "".join(f"<td>{html.escape(_fmt(r[c]))}</td>" for c in cols) + "</tr>")
     return "\n".join(rows) + "</table>"
 
 

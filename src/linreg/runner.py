@@ -72,11 +72,21 @@ def cached_optimum(data: Dataset, loss) -> np.ndarray:
 def base_result(job: Job) -> dict:
     s = job.settings
     return {
-        "run_name": job.run_name, "run_folder": job.run_folder, "backend": job.backend,
-        "device": s.device, "loss": s.loss.name, "delta": s.loss.delta, "lr": s.lr,
+        "run_name": job.run_name,
+        "run_folder": job.run_folder,
+        "backend": job.backend,
+        "device": s.device,
+        "loss": s.loss.name,
+        "delta": s.loss.delta,
+        "lr": s.lr,
         "epochs": s.epochs,
-        "momentum": s.momentum, "batch_size": s.batch_size, "schedule": s.schedule,
-        "dtype": s.dtype, "status": "failed", "reason": None, "mlflow_run_id": None,
+        "momentum": s.momentum,
+        "batch_size": s.batch_size,
+        "schedule": s.schedule,
+        "dtype": s.dtype,
+        "status": "failed",
+        "reason": None,
+        "mlflow_run_id": None,
     }
 
 
@@ -91,11 +101,17 @@ def execute(job: Job, out_dir: str | Path, job_num: int | None = None) -> dict:
     try:
         store = open_store(resolve_uri(job.tracking["uri"]), job.tracking["experiment"])
         run_id = store.start_run(
-            job.run_name, job.tracking.get("parent_run_id"),
-            tags={"backend": job.backend, "loss": job.settings.loss.name,
-                  "device": job.settings.device, "dtype": job.settings.dtype,
-                  "git_commit": git_commit(), "dvc_experiment": dvc_experiment(),
-                  "status": "running"},
+            job.run_name,
+            job.tracking.get("parent_run_id"),
+            tags={
+                "backend": job.backend,
+                "loss": job.settings.loss.name,
+                "device": job.settings.device,
+                "dtype": job.settings.dtype,
+                "git_commit": git_commit(),
+                "dvc_experiment": dvc_experiment(),
+                "status": "running",
+            },
         )
         result["mlflow_run_id"] = run_id
         store.log_params(run_id, job.params)
@@ -119,8 +135,12 @@ def execute(job: Job, out_dir: str | Path, job_num: int | None = None) -> dict:
         log_run(store, run_id, job, data, trajectory, ev, result, out, files)
     except Exception as err:  # recorded, never raised: the sweep goes on
         keep = {k: result.get(k) for k in ("mlflow_run_id", "data_digest", "theta_true")}
-        result = {**base_result(job), **keep, "status": "failed",
-                  "reason": f"{type(err).__name__}: {err}"}
+        result = {
+            **base_result(job),
+            **keep,
+            "status": "failed",
+            "reason": f"{type(err).__name__}: {err}",
+        }
         (out / "error.txt").write_text(traceback.format_exc())
         if store is not None and run_id is not None:
             with contextlib.suppress(Exception):  # the error itself is already recorded
@@ -148,14 +168,23 @@ def _close(store, run_id: str, result: dict) -> None:
 def summarise(traj, ev) -> dict:
     """The flat numbers of a run: learned parameters, errors, losses, timing."""
     out = {
-        "bias": ev.bias, **{f"w_{j}": w for j, w in enumerate(ev.weights)},
-        "bias_error": ev.bias_error, "weight_error": ev.weight_error,
-        "theta_error": ev.theta_error, "optimum_distance": ev.optimum_distance,
-        "statistical_error": ev.statistical_error, "train_loss": ev.train_loss,
-        "optimum_loss": ev.optimum_loss, "test_mse": ev.test_mse, "r2_train": ev.r2_train,
-        "r2_test": ev.r2_test, "converged_epoch": ev.converged_epoch,
-        "epochs_run": traj.epochs_run, "wall_s": traj.wall_s,
-        "time_per_epoch_s": traj.time_per_epoch_s, "final_grad_norm": _last(traj.grad_norm),
+        "bias": ev.bias,
+        **{f"w_{j}": w for j, w in enumerate(ev.weights)},
+        "bias_error": ev.bias_error,
+        "weight_error": ev.weight_error,
+        "theta_error": ev.theta_error,
+        "optimum_distance": ev.optimum_distance,
+        "statistical_error": ev.statistical_error,
+        "train_loss": ev.train_loss,
+        "optimum_loss": ev.optimum_loss,
+        "test_mse": ev.test_mse,
+        "r2_train": ev.r2_train,
+        "r2_test": ev.r2_test,
+        "converged_epoch": ev.converged_epoch,
+        "epochs_run": traj.epochs_run,
+        "wall_s": traj.wall_s,
+        "time_per_epoch_s": traj.time_per_epoch_s,
+        "final_grad_norm": _last(traj.grad_norm),
     }
     return out
 
@@ -191,23 +220,32 @@ def write_run_files(out: Path, job: Job, data: Dataset, traj, ev) -> list[Path]:
         else:
             dot = graphs.formula_dot(job.backend, job.settings.loss, len(data.y), m)
         files += graphs.write_graph(out, dot)
-        if not graphs.dot_available() and not _warned_no_dot and not job.tracking.get(
-            "parent_run_id"
+        if (
+            not graphs.dot_available()
+            and not _warned_no_dot
+            and not job.tracking.get("parent_run_id")
         ):
             warnings.warn(graphs.INSTALL_HINT, stacklevel=1)
             _warned_no_dot = True
     if job.tracking.get("figures", True) and traj.epochs_run:
         truth = data.theta_true
-        theta_hist = np.array([data.to_original_units(t) for t in traj.theta]) if (
-            data.feature_mean is not None) else traj.theta
+        theta_hist = (
+            np.array([data.to_original_units(t) for t in traj.theta])
+            if (data.feature_mean is not None)
+            else traj.theta
+        )
         files.append(figures.loss_curve(out / "loss.png", traj.loss, job.run_name, ev.optimum_loss))
         files.append(figures.param_trajectory(out / "params.png", theta_hist, truth, job.run_name))
         if m == 1:
             theta = np.array([ev.bias, *ev.weights])
-            X_raw = data.X if data.feature_mean is None else (
-                data.X * data.feature_scale + data.feature_mean)
-            files.append(figures.data_fit(out / "fit.png", X_raw, data.y, theta, truth,
-                                          job.run_name))
+            X_raw = (
+                data.X
+                if data.feature_mean is None
+                else (data.X * data.feature_scale + data.feature_mean)
+            )
+            files.append(
+                figures.data_fit(out / "fit.png", X_raw, data.y, theta, truth, job.run_name)
+            )
     return files
 
 
@@ -226,10 +264,16 @@ def step_series(traj, m: int) -> dict[str, np.ndarray]:
 
 def log_run(store, run_id, job: Job, data: Dataset, traj, ev, result, out: Path, files) -> None:
     m = data.n_features
-    finals = {k: v for k, v in result.items() if isinstance(v, int | float)
-              and not isinstance(v, bool) and k not in ("lr", "epochs", "momentum", "batch_size")}
-    finals = {(f"learned_{k}" if k == "bias" or k.startswith("w_") else k): v
-              for k, v in finals.items()}
+    finals = {
+        k: v
+        for k, v in result.items()
+        if isinstance(v, int | float)
+        and not isinstance(v, bool)
+        and k not in ("lr", "epochs", "momentum", "batch_size")
+    }
+    finals = {
+        (f"learned_{k}" if k == "bias" or k.startswith("w_") else k): v for k, v in finals.items()
+    }
     store.log_metrics(run_id, finals)
     store.log_steps(run_id, step_series(traj, m))
     for f in files:
@@ -246,8 +290,14 @@ def log_run(store, run_id, job: Job, data: Dataset, traj, ev, result, out: Path,
         source["dir"] = str(Path(job.data_dir).resolve())
     if data.spec.get("kind") == "csv":
         source["csv"] = str(Path(data.spec["path"]).resolve())
-    store.log_dataset(run_id, df, name=f"{data.spec.get('kind', 'data')}-{data.digest[:8]}",
-                      digest=data.digest, source=source, context="training")
+    store.log_dataset(
+        run_id,
+        df,
+        name=f"{data.spec.get('kind', 'data')}-{data.digest[:8]}",
+        digest=data.digest,
+        source=source,
+        context="training",
+    )
 
 
 def progress_line(result: dict, job_num: int | None) -> str:

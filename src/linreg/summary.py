@@ -8,11 +8,33 @@ from pathlib import Path
 import numpy as np
 
 LEAD = ["run_name", "backend", "device", "loss", "lr", "epochs", "status"]
-ERRORS = ["bias_error", "weight_error", "optimum_distance", "train_loss", "test_mse", "r2_test",
-          "converged_epoch", "wall_s", "mlflow_run_id"]
-MORE = ["reason", "momentum", "batch_size", "schedule", "dtype", "epochs_run", "theta_error",
-        "statistical_error", "optimum_loss", "r2_train", "time_per_epoch_s", "job_s",
-        "data_digest", "run_folder"]
+ERRORS = [
+    "bias_error",
+    "weight_error",
+    "optimum_distance",
+    "train_loss",
+    "test_mse",
+    "r2_test",
+    "converged_epoch",
+    "wall_s",
+    "mlflow_run_id",
+]
+MORE = [
+    "reason",
+    "momentum",
+    "batch_size",
+    "schedule",
+    "dtype",
+    "epochs_run",
+    "theta_error",
+    "statistical_error",
+    "optimum_loss",
+    "r2_train",
+    "time_per_epoch_s",
+    "job_s",
+    "data_digest",
+    "run_folder",
+]
 
 
 def frame(results: list[dict]):
@@ -20,8 +42,9 @@ def frame(results: list[dict]):
     import pandas as pd
 
     df = pd.DataFrame(results)
-    weights = sorted((c for c in df.columns if c.startswith("w_") and c[2:].isdigit()),
-                     key=lambda c: int(c[2:]))
+    weights = sorted(
+        (c for c in df.columns if c.startswith("w_") and c[2:].isdigit()), key=lambda c: int(c[2:])
+    )
     cols = [*LEAD, "bias", *weights, *ERRORS, *MORE]
     for c in cols:
         if c not in df.columns:
@@ -40,14 +63,23 @@ def write_csv(df, path: Path) -> Path:
 
 
 def console_table(df) -> str:
-    cols = ["run_name", "status", "bias", *[c for c in df.columns if c.startswith("w_")][:3],
-            "weight_error", "optimum_distance", "converged_epoch", "wall_s"]
+    cols = [
+        "run_name",
+        "status",
+        "bias",
+        *[c for c in df.columns if c.startswith("w_")][:3],
+        "weight_error",
+        "optimum_distance",
+        "converged_epoch",
+        "wall_s",
+    ]
     view = df[cols].copy()
     for c in cols[2:]:
         if c != "converged_epoch":
             view[c] = view[c].map(lambda v: "" if v is None or v != v else f"{v:.4g}")
-    view["converged_epoch"] = view["converged_epoch"].astype(object).where(
-        view["converged_epoch"].notna(), "")
+    view["converged_epoch"] = (
+        view["converged_epoch"].astype(object).where(view["converged_epoch"].notna(), "")
+    )
     return view.to_string(index=False)
 
 
@@ -90,21 +122,39 @@ def _truth(run: dict) -> np.ndarray | None:
 
 def describe(result: dict) -> str:
     """A single run's learned parameters and evaluation, for the terminal."""
-    ws = [result[k] for k in sorted((k for k in result if k.startswith("w_") and k[2:].isdigit()),
-                                    key=lambda k: int(k[2:]))]
-    lines = [f"{result['run_name']}: {result['status']}"
-             + (f" ({result['reason']})" if result.get("reason") else "")]
+    ws = [
+        result[k]
+        for k in sorted(
+            (k for k in result if k.startswith("w_") and k[2:].isdigit()), key=lambda k: int(k[2:])
+        )
+    ]
+    lines = [
+        f"{result['run_name']}: {result['status']}"
+        + (f" ({result['reason']})" if result.get("reason") else "")
+    ]
     if "bias" not in result:
         return lines[0]
     fmt = lambda v: "n/a" if v is None else f"{v:.4f}"
-    lines.append(f"  learned   bias={fmt(result['bias'])}  weights=[" +
-                 ", ".join(fmt(w) for w in ws) + "]")
+    lines.append(
+        f"  learned   bias={fmt(result['bias'])}  weights=[" + ", ".join(fmt(w) for w in ws) + "]"
+    )
     if result.get("theta_true"):
         t = result["theta_true"]
         lines.append(f"  true      bias={fmt(t[0])}  weights=[" + ", ".join(map(fmt, t[1:])) + "]")
-    for key in ("bias_error", "weight_error", "optimum_distance", "statistical_error",
-                "train_loss", "optimum_loss", "test_mse", "r2_train", "r2_test",
-                "converged_epoch", "epochs_run", "wall_s"):
+    for key in (
+        "bias_error",
+        "weight_error",
+        "optimum_distance",
+        "statistical_error",
+        "train_loss",
+        "optimum_loss",
+        "test_mse",
+        "r2_train",
+        "r2_test",
+        "converged_epoch",
+        "epochs_run",
+        "wall_s",
+    ):
         v = result.get(key)
         shown = "n/a" if v is None else (f"{v:.6g}" if isinstance(v, float) else v)
         lines.append(f"  {key:<18s}{shown}")

@@ -61,8 +61,10 @@ def explain(exc: BaseException) -> str:
     key = getattr(cause, "full_key", None)
     if isinstance(cause, ConfigKeyError | ConfigAttributeError) and key:
         parent = key.rsplit(".", 1)[0] if "." in key else ""
-        return f"{key} must be one of the keys of {parent or 'the config'} ({_keys_of(parent)}), " \
+        return (
+            f"{key} must be one of the keys of {parent or 'the config'} ({_keys_of(parent)}), "
             f"got {key.rsplit('.', 1)[-1]!r}"
+        )
     if isinstance(cause, ValidationError) and key:
         msg = str(cause).splitlines()[0]
         match = re.search(r"Value '(.*)' of type '\w+' could not be converted to (\w+)", msg)
@@ -75,8 +77,12 @@ def explain(exc: BaseException) -> str:
     return str(exc).split("\n")[0] or type(exc).__name__
 
 
-_KINDS = {"Integer": "an integer", "Float": "a number", "Boolean": "true or false",
-          "String": "a string"}
+_KINDS = {
+    "Integer": "an integer",
+    "Float": "a number",
+    "Boolean": "true or false",
+    "String": "a string",
+}
 
 
 def _keys_of(section: str) -> str:
@@ -137,7 +143,7 @@ def prepare(argv: list[str]) -> Plan | None:
         extra = [k for k in swept_keys(combos) if k not in FIVE]
         if extra:
             plan.argv.append("tracking.vary=[" + ",".join(extra) + "]")
-        added = plan.argv[len(argv):]
+        added = plan.argv[len(argv) :]
         combos = [[*c, *added] for c in combos]
     jobs, cfgs = _compose_all(combos)
     plan.data = _check_data(jobs)
@@ -178,8 +184,9 @@ def _compose_all(combos: list[list[str]]):
                 parsed = parser.parse_overrides(combo)
                 structural = tuple(o.input_line for o in parsed if _structural(o))
                 if structural not in base:
-                    base[structural] = compose("config", overrides=list(structural),
-                                               return_hydra_config=True)
+                    base[structural] = compose(
+                        "config", overrides=list(structural), return_hydra_config=True
+                    )
                 cfg = base[structural].copy()
                 for o in parsed:
                     if not _structural(o):
@@ -197,17 +204,23 @@ def _compose_all(combos: list[list[str]]):
 def _structural(o) -> bool:
     """Overrides that change which files compose the config, or Hydra's own settings."""
     key = o.key_or_group
-    return (o.is_add() or o.is_delete() or o.is_force_add() or "." not in key
-            or "/" in key or key.startswith("hydra.") or o.package is not None)
+    return (
+        o.is_add()
+        or o.is_delete()
+        or o.is_force_add()
+        or "." not in key
+        or "/" in key
+        or key.startswith("hydra.")
+        or o.package is not None
+    )
 
 
 def _check_data(jobs) -> None:
     """Read (or make) each distinct dataset once now: a missing or corrupt CSV or data folder
     stops the command before any run.  The runs of this process reuse the cached copy."""
-    from .runner import load_data
-
     from .config import naming
     from .core.data import DataSpec
+    from .runner import load_data
 
     seen = {}
     for job in jobs:
@@ -238,24 +251,41 @@ def _open_parent(plan: Plan, overrides: list[str]) -> None:
     store = open_store(resolve_uri(plan.tracking["uri"]), plan.tracking["experiment"])
     plan.parent_run_id = store.start_run(
         f"{plan.sweep_name} · {'search' if plan.searched else f'{len(plan.out_dirs)} runs'}",
-        tags={"kind": "sweep", "git_commit": git_commit(), "dvc_experiment": dvc_experiment(),
-              "sweep_dir": str(plan.sweep_dir.resolve()), "status": "running"},
+        tags={
+            "kind": "sweep",
+            "git_commit": git_commit(),
+            "dvc_experiment": dvc_experiment(),
+            "sweep_dir": str(plan.sweep_dir.resolve()),
+            "status": "running",
+        },
     )
-    store.log_params(plan.parent_run_id, {"overrides": " ".join(overrides) or "(none)",
-                                          "n_runs": "search" if plan.searched else
-                                          len(plan.out_dirs)})
+    store.log_params(
+        plan.parent_run_id,
+        {
+            "overrides": " ".join(overrides) or "(none)",
+            "n_runs": "search" if plan.searched else len(plan.out_dirs),
+        },
+    )
     plan.sweep_dir.mkdir(parents=True, exist_ok=True)
-    stale = list(plan.sweep_dir.glob("*/result.json")) if plan.searched else [
-        d / "result.json" for d in plan.out_dirs]
+    stale = (
+        list(plan.sweep_dir.glob("*/result.json"))
+        if plan.searched
+        else [d / "result.json" for d in plan.out_dirs]
+    )
     for path in stale:  # a stale result must never pass for this sweep's
         path.unlink(missing_ok=True)
-    write_json_atomic(plan.sweep_dir / MANIFEST, {
-        "sweep_name": plan.sweep_name, "parent_run_id": plan.parent_run_id,
-        "tracking_uri": store.uri, "experiment": plan.tracking["experiment"],
-        "overrides": overrides,
-        "runs": None if plan.searched else [d.name for d in plan.out_dirs],
-        "run_names": None if plan.searched else plan.run_names,
-    })
+    write_json_atomic(
+        plan.sweep_dir / MANIFEST,
+        {
+            "sweep_name": plan.sweep_name,
+            "parent_run_id": plan.parent_run_id,
+            "tracking_uri": store.uri,
+            "experiment": plan.tracking["experiment"],
+            "overrides": overrides,
+            "runs": None if plan.searched else [d.name for d in plan.out_dirs],
+            "run_names": None if plan.searched else plan.run_names,
+        },
+    )
     if not graphs.dot_available():
         import warnings
 
@@ -275,8 +305,14 @@ def read_results(sweep_dir: Path) -> tuple[dict, list[dict]]:
         if path.is_file():
             results.append(json.loads(path.read_text()))
         else:
-            results.append({"run_name": name, "run_folder": folder, "status": "failed",
-                            "reason": "no result.json: the run was interrupted"})
+            results.append(
+                {
+                    "run_name": name,
+                    "run_folder": folder,
+                    "status": "failed",
+                    "reason": "no result.json: the run was interrupted",
+                }
+            )
     return manifest, results
 
 
@@ -299,8 +335,11 @@ def finish(plan: Plan) -> int:
     summary.write_csv(table, plan.sweep_dir / "summary.csv")
     store = open_store(resolve_uri(plan.tracking["uri"]), plan.tracking["experiment"])
     try:
-        figs = summary.sweep_figures(plan.sweep_dir, results, plan.sweep_dir, plan.data) if \
-            plan.tracking.get("sweep_figures", True) else []
+        figs = (
+            summary.sweep_figures(plan.sweep_dir, results, plan.sweep_dir, plan.data)
+            if plan.tracking.get("sweep_figures", True)
+            else []
+        )
         store.log_artifact(plan.parent_run_id, plan.sweep_dir / "summary.csv")
         for f in figs:
             store.log_artifact(plan.parent_run_id, f, "figures")
@@ -309,7 +348,9 @@ def finish(plan: Plan) -> int:
     finally:
         store.end_run(plan.parent_run_id, "FAILED" if c["failed"] else "FINISHED")
     print(summary.console_table(table))
-    line = (f"{plan.sweep_name}: {len(results)} runs: {c['ok']} ok, {c['diverged']} diverged, "
-            f"{c['skipped']} skipped, {c['failed']} failed -> {plan.sweep_dir}")
+    line = (
+        f"{plan.sweep_name}: {len(results)} runs: {c['ok']} ok, {c['diverged']} diverged, "
+        f"{c['skipped']} skipped, {c['failed']} failed -> {plan.sweep_dir}"
+    )
     print(line, flush=True)
     return 1 if c["failed"] else 0

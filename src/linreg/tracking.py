@@ -40,7 +40,7 @@ def resolve_uri(configured: str | None = None) -> str:
     if not uri:
         return f"sqlite:///{project_root() / 'mlflow.db'}"
     if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
-        rel = uri[len("sqlite:///"):]
+        rel = uri[len("sqlite:///") :]
         return f"sqlite:///{(project_root() / rel).resolve()}"
     return uri
 
@@ -48,7 +48,7 @@ def resolve_uri(configured: str | None = None) -> str:
 def artifact_location(uri: str) -> str | None:
     """Artifacts beside a local sqlite store (``mlruns/``); a server decides for itself."""
     if uri.startswith("sqlite:///"):
-        return (Path(uri[len("sqlite:///"):]).parent / "mlruns").resolve().as_uri()
+        return (Path(uri[len("sqlite:///") :]).parent / "mlruns").resolve().as_uri()
     return None
 
 
@@ -75,8 +75,9 @@ class Store:
             self.experiment_id = exp.experiment_id
 
     # --- runs ------------------------------------------------------------------------------
-    def start_run(self, name: str, parent_id: str | None = None,
-                  tags: Mapping | None = None) -> str:
+    def start_run(
+        self, name: str, parent_id: str | None = None, tags: Mapping | None = None
+    ) -> str:
         from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
         tags = {k: str(v) for k, v in (tags or {}).items() if v is not None}
@@ -121,9 +122,7 @@ class Store:
         for key, values in series.items():
             vals = np.asarray(values, dtype=np.float64)
             items.extend(
-                Metric(key, v, now, step)
-                for step, v in enumerate(vals.tolist())
-                if np.isfinite(v)
+                Metric(key, v, now, step) for step, v in enumerate(vals.tolist()) if np.isfinite(v)
             )
         self._log_metric_items(run_id, items)
 
@@ -145,8 +144,13 @@ class Store:
         from mlflow.entities import DatasetInput, InputTag
         from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 
-        ds = mlflow.data.from_pandas(frame, source=CodeDatasetSource(source),
-                                     targets=frame.columns[-1], name=name, digest=digest[:20])
+        ds = mlflow.data.from_pandas(
+            frame,
+            source=CodeDatasetSource(source),
+            targets=frame.columns[-1],
+            name=name,
+            digest=digest[:20],
+        )
         tag = InputTag(MLFLOW_DATASET_CONTEXT, context)
         self.client.log_inputs(run_id, [DatasetInput(ds._to_mlflow_entity(), tags=[tag])])
 
@@ -160,7 +164,10 @@ def open_store(uri: str, experiment: str) -> Store:
 def git_commit() -> str | None:
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=project_root(), capture_output=True, text=True,
+            ["git", "rev-parse", "HEAD"],
+            cwd=project_root(),
+            capture_output=True,
+            text=True,
             timeout=10,
         )
     except (OSError, subprocess.SubprocessError):

@@ -156,12 +156,20 @@ def _check_float32(spec: DataSpec, X, X_test, y, y_test) -> None:
         return math.isfinite(float(lo)) and math.isfinite(float(hi))
 
     if spec.feature_scale != 1.0 and not (finite(X) and finite(X_test)):
-        raise LinregError("feature_scale", "a number small enough that feature_scale * N(0, 1) "
-                          "stays finite in float32 (datasets are float32)", spec.feature_scale)
+        raise LinregError(
+            "feature_scale",
+            "a number small enough that feature_scale * N(0, 1) "
+            "stays finite in float32 (datasets are float32)",
+            spec.feature_scale,
+        )
     if not (finite(y) and finite(y_test)):
-        raise LinregError("weights", "numbers small enough that y = X w + bias stays finite in "
-                          "float32 (datasets are float32)", list(spec.weights),
-                          note=f"bias {spec.bias:g}, feature_scale {spec.feature_scale:g}")
+        raise LinregError(
+            "weights",
+            "numbers small enough that y = X w + bias stays finite in "
+            "float32 (datasets are float32)",
+            list(spec.weights),
+            note=f"bias {spec.bias:g}, feature_scale {spec.feature_scale:g}",
+        )
 
 
 def _scaled(X, scale: float):

@@ -28,8 +28,9 @@ ROW_GROUP_BYTES = 64 << 20  # Parquet row groups of about this many bytes
 READ_BATCH_BYTES = 4 << 20  # rows are read back in batches of about this (cache-sized) many bytes
 
 
-def save_dataset(ds: Dataset, folder: str | os.PathLike, *, rows_per_group: int | None = None
-                 ) -> Path:
+def save_dataset(
+    ds: Dataset, folder: str | os.PathLike, *, rows_per_group: int | None = None
+) -> Path:
     """Write the dataset atomically: the files appear together or not at all.
 
     Written in row groups from slices of the arrays (no copy of X as a whole), while the digest
@@ -61,14 +62,23 @@ def save_dataset(ds: Dataset, folder: str | os.PathLike, *, rows_per_group: int 
     return folder
 
 
-def _write_parquet(path: Path, X: np.ndarray, y: np.ndarray, names: list[str], target: str,
-                   rows: int | None, compression: str = "snappy") -> None:
+def _write_parquet(
+    path: Path,
+    X: np.ndarray,
+    y: np.ndarray,
+    names: list[str],
+    target: str,
+    rows: int | None,
+    compression: str = "snappy",
+) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     n, m = X.shape
-    schema = pa.schema([pa.field(str(c), pa.from_numpy_dtype(X.dtype)) for c in names]
-                       + [pa.field(str(target), pa.from_numpy_dtype(y.dtype))])
+    schema = pa.schema(
+        [pa.field(str(c), pa.from_numpy_dtype(X.dtype)) for c in names]
+        + [pa.field(str(target), pa.from_numpy_dtype(y.dtype))]
+    )
     rows = min(n, rows or max(1, ROW_GROUP_BYTES // ((m + 1) * X.itemsize)))
     cols = np.empty((m, rows), dtype=X.dtype)  # one row group's features, each contiguous
     with pq.ParquetWriter(path, schema, compression=compression, use_dictionary=False) as writer:
@@ -89,8 +99,9 @@ def _transpose_into(out: np.ndarray, X: np.ndarray, step: int = 256) -> None:
         out[:, a : a + step] = X[a : a + step].T
 
 
-def _read_parquet(path: Path, names: list[str], target: str, on_rows=None,
-                  batch_rows: int | None = None):
+def _read_parquet(
+    path: Path, names: list[str], target: str, on_rows=None, batch_rows: int | None = None
+):
     """X (n, m) and y (n,) as float32, filled in place (no second copy of X).
 
     One row group is decoded at a time (arrow's own reader would read ahead, holding much of the
@@ -132,8 +143,9 @@ def write_json_atomic(path: Path, obj) -> None:
     os.replace(tmp, path)
 
 
-def load_dataset(folder: str | os.PathLike, expect_spec: dict | None = None, *,
-                 batch_rows: int | None = None) -> Dataset:
+def load_dataset(
+    folder: str | os.PathLike, expect_spec: dict | None = None, *, batch_rows: int | None = None
+) -> Dataset:
     """Read a saved dataset, checking its digest and, if given, that ``expect_spec`` made it.
 
     X is filled in place as the file is read, and hashed on another thread as its rows arrive, so
@@ -143,30 +155,42 @@ def load_dataset(folder: str | os.PathLike, expect_spec: dict | None = None, *,
     folder = Path(folder)
     meta_path = folder / META
     if not meta_path.is_file():
-        raise LinregError("data.dir", f"a folder holding {META} (run the generate stage)",
-                          str(folder))
+        raise LinregError(
+            "data.dir", f"a folder holding {META} (run the generate stage)", str(folder)
+        )
     h = hashlib.sha256()
     try:
         meta = json.loads(meta_path.read_text())
         names, target = meta["feature_names"], meta["target_name"]
         with ThreadPoolExecutor(1) as pool:  # one worker: the hash sees the rows in order
             pending = []
-            X, y = _read_parquet(folder / TRAIN, names, target, batch_rows=batch_rows,
-                                 on_rows=lambda rows: pending.append(
-                                     pool.submit(h.update, as_bytes(rows))))
+            X, y = _read_parquet(
+                folder / TRAIN,
+                names,
+                target,
+                batch_rows=batch_rows,
+                on_rows=lambda rows: pending.append(pool.submit(h.update, as_bytes(rows))),
+            )
             for job in pending:
                 job.result()
         X_test, y_test = _read_parquet(folder / TEST, names, target, batch_rows=batch_rows)
     except Exception as exc:  # any unreadable piece means the same thing to the user
         raise LinregError(
-            "data.dir", "a readable dataset (rerun the generate stage)", str(folder),
+            "data.dir",
+            "a readable dataset (rerun the generate stage)",
+            str(folder),
             note=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
         ) from None
     ds = Dataset(
-        X=X, y=y, X_test=X_test, y_test=y_test,
+        X=X,
+        y=y,
+        X_test=X_test,
+        y_test=y_test,
         theta0=np.array(meta["theta0"], dtype=np.float64),
         theta_true=None if meta["theta_true"] is None else np.array(meta["theta_true"]),
-        spec=meta["spec"], feature_names=names, target_name=target,
+        spec=meta["spec"],
+        feature_names=names,
+        target_name=target,
         feature_mean=None if meta["feature_mean"] is None else np.array(meta["feature_mean"]),
         feature_scale=None if meta["feature_scale"] is None else np.array(meta["feature_scale"]),
     )
@@ -175,15 +199,22 @@ def load_dataset(folder: str | os.PathLike, expect_spec: dict | None = None, *,
     ds.__dict__["digest"] = h.hexdigest()  # the cached_property's value
     if ds.digest != meta["digest"]:
         raise LinregError(
-            "data.dir", "an intact dataset (its arrays no longer match the digest in meta.json; "
-            "rerun the generate stage)", str(folder),
+            "data.dir",
+            "an intact dataset (its arrays no longer match the digest in meta.json; "
+            "rerun the generate stage)",
+            str(folder),
         )
     if expect_spec is not None and _canon(expect_spec) != _canon(meta["spec"]):
-        diff = sorted(k for k in set(expect_spec) | set(meta["spec"])
-                      if _canon(expect_spec.get(k)) != _canon(meta["spec"].get(k)))
+        diff = sorted(
+            k
+            for k in set(expect_spec) | set(meta["spec"])
+            if _canon(expect_spec.get(k)) != _canon(meta["spec"].get(k))
+        )
         raise LinregError(
-            "data.dir", "data generated from the configured spec (rerun the generate stage)",
-            str(folder), note="it differs in " + ", ".join(diff),
+            "data.dir",
+            "data generated from the configured spec (rerun the generate stage)",
+            str(folder),
+            note="it differs in " + ", ".join(diff),
         )
     return ds
 
@@ -228,19 +259,25 @@ def load_csv(spec: CsvSpec) -> Dataset:
     try:
         df = pd.read_csv(path)
     except pd.errors.EmptyDataError:
-        raise LinregError("data.path", "a CSV with a header and rows", spec.path,
-                          note="the file is empty") from None
+        raise LinregError(
+            "data.path", "a CSV with a header and rows", spec.path, note="the file is empty"
+        ) from None
     except Exception as exc:
-        raise LinregError("data.path", "a readable CSV", spec.path,
-                          note=str(exc).splitlines()[0]) from None
+        raise LinregError(
+            "data.path", "a readable CSV", spec.path, note=str(exc).splitlines()[0]
+        ) from None
     if spec.target not in df.columns:
-        raise LinregError("data.target", "a column of the CSV (" + ", ".join(map(str, df.columns))
-                          + ")", spec.target)
+        raise LinregError(
+            "data.target",
+            "a column of the CSV (" + ", ".join(map(str, df.columns)) + ")",
+            spec.target,
+        )
     features = list(spec.features) if spec.features else [c for c in df.columns if c != spec.target]
     missing = [c for c in features if c not in df.columns]
     if missing:
-        raise LinregError("data.features", "columns of the CSV (" + ", ".join(map(str, df.columns))
-                          + ")", missing)
+        raise LinregError(
+            "data.features", "columns of the CSV (" + ", ".join(map(str, df.columns)) + ")", missing
+        )
     if not features:
         raise LinregError("data.features", "at least one feature column", [])
     for col in [*features, spec.target]:
@@ -248,9 +285,12 @@ def load_csv(spec: CsvSpec) -> Dataset:
         bad = values.isna() | ~np.isfinite(values.to_numpy(np.float64, na_value=np.nan))
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise LinregError(f"column {col!r}", "finite numbers in every row",
-                              str(df[col].iloc[row]),
-                              note=f"{spec.path}, data row {row + 1}")
+            raise LinregError(
+                f"column {col!r}",
+                "finite numbers in every row",
+                str(df[col].iloc[row]),
+                note=f"{spec.path}, data row {row + 1}",
+            )
     X_all = df[features].to_numpy(np.float64)
     y_all = df[spec.target].to_numpy(np.float64)
     n = len(df)
@@ -258,8 +298,12 @@ def load_csv(spec: CsvSpec) -> Dataset:
     n_train = n - n_test
     m = len(features)
     if n_train < m + 1 or n_train < 2:
-        raise LinregError("data.path", f"a CSV with at least {m + 1} training rows (one per "
-                          "parameter)", f"{n_train} training rows", note=spec.path)
+        raise LinregError(
+            "data.path",
+            f"a CSV with at least {m + 1} training rows (one per parameter)",
+            f"{n_train} training rows",
+            note=spec.path,
+        )
     order = np.random.default_rng(spec.seed).permutation(n) if n_test else np.arange(n)
     tr, te = order[:n_train], order[n_train:]
     mean = scale = None
@@ -273,17 +317,28 @@ def load_csv(spec: CsvSpec) -> Dataset:
         over = np.abs(X_all[:, j] if j < m else y_all) > big
         if over.any():
             row = int(np.flatnonzero(over)[0])
-            raise LinregError(f"column {col!r}", "numbers that fit in float32 (|x| <= 3.4e+38; "
-                              "datasets are float32)", str(df[col].iloc[row]),
-                              note=f"{spec.path}, data row {row + 1}")
+            raise LinregError(
+                f"column {col!r}",
+                "numbers that fit in float32 (|x| <= 3.4e+38; datasets are float32)",
+                str(df[col].iloc[row]),
+                note=f"{spec.path}, data row {row + 1}",
+            )
     theta0 = initial_theta(
-        spec.init, m, spec.init_seed,
+        spec.init,
+        m,
+        spec.init_seed,
         linear_init(m, spec.seed) if spec.init == "walkthrough" else None,
     )
     return Dataset(
-        X=X_all[tr].astype(np.float32), y=y_all[tr].astype(np.float32),
-        X_test=X_all[te].astype(np.float32).reshape(-1, m), y_test=y_all[te].astype(np.float32),
-        theta0=theta0, theta_true=None, spec={"kind": "csv", **spec.to_dict()},
-        feature_names=[str(c) for c in features], target_name=str(spec.target),
-        feature_mean=mean, feature_scale=scale,
+        X=X_all[tr].astype(np.float32),
+        y=y_all[tr].astype(np.float32),
+        X_test=X_all[te].astype(np.float32).reshape(-1, m),
+        y_test=y_all[te].astype(np.float32),
+        theta0=theta0,
+        theta_true=None,
+        spec={"kind": "csv", **spec.to_dict()},
+        feature_names=[str(c) for c in features],
+        target_name=str(spec.target),
+        feature_mean=mean,
+        feature_scale=scale,
     )

@@ -21,8 +21,10 @@ class LinregError(ValueError):
         super().__init__(self._message())
 
     def _message(self) -> str:
-        given = self.given if isinstance(self.given, str) and self.given.startswith("<") else repr(
+        given = (
             self.given
+            if isinstance(self.given, str) and self.given.startswith("<")
+            else repr(self.given)
         )
         text = f"{self.param} must be {self.allowed}, got {given}"
         return f"{text} ({self.note})" if self.note else text

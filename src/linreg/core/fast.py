@@ -76,7 +76,8 @@ def choose_path(s, n: int, m: int, force: str | None = None) -> str:
             raise ValueError(f"the {force} path is for full-batch runs")
         if force == "stats" and s.loss.name not in STATS_LOSSES:
             raise ValueError(
-                f"the stats path is for {' and '.join(STATS_LOSSES)}, not {s.loss.name}")
+                f"the stats path is for {' and '.join(STATS_LOSSES)}, not {s.loss.name}"
+            )
         return force
     if not full or n * m < SMALL_ELEMENTS:
         return "plain"
@@ -302,8 +303,9 @@ def _solve(A: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 @contextlib.contextmanager
-def kernels(path: str, X, y, loss: Loss, *, block_rows: int | None = None,
-            workers: int | None = None):
+def kernels(
+    path: str, X, y, loss: Loss, *, block_rows: int | None = None, workers: int | None = None
+):
     """Yield ``(formula, make_stats)`` for ``path``.
 
     ``formula(theta) -> (J, grad)`` is the plain formula (blocked on the fast paths);

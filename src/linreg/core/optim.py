@@ -151,7 +151,8 @@ def finish(
             bad = len(loss)
         keep_bad = bad < len(loss) and np.isfinite(loss[bad]) and np.isfinite(theta[bad]).all()
         cut = bad + 1 if keep_bad else bad
-        theta_final = theta[cut - 1] if cut else theta_final * np.nan
+        # the last healthy parameters; theta0 when even the first epoch's loss blew up
+        theta_final = theta[cut - 1] if cut else (theta[0] if len(theta) else theta_final)
     n = cut
     return Trajectory(
         loss=loss[:n],

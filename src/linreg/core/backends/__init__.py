@@ -56,4 +56,7 @@ def fit(
         raise ValueError(f"theta0 must have m + 1 = {m + 1} values (bias first), got {theta0.size}")
     settings.check_against(n)
     device = resolve_device(settings.device, backend)
-    return impl.fit(X, y, theta0, settings, device)
+    # A diverging run overflows on its way to being stopped: that is reported as its status,
+    # not as floating-point warnings.
+    with np.errstate(over="ignore", invalid="ignore"):
+        return impl.fit(X, y, theta0, settings, device)

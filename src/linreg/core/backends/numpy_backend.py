@@ -18,14 +18,24 @@ from ..optim import EXPLODE_FACTOR, TrainSettings, Trajectory, batch_plan, finis
 name = "numpy"
 
 
-def fit(X, y, theta0, s: TrainSettings, device: str = "cpu", *, path: str | None = None,
-        block_rows: int | None = None, workers: int | None = None) -> Trajectory:
+def fit(
+    X,
+    y,
+    theta0,
+    s: TrainSettings,
+    device: str = "cpu",
+    *,
+    path: str | None = None,
+    block_rows: int | None = None,
+    workers: int | None = None,
+) -> Trajectory:
     """``path``, ``block_rows`` and ``workers`` force a fast path's choices (tests, benchmarks)."""
     return train(X, y, theta0, s, path=path, block_rows=block_rows, workers=workers)
 
 
-def train(X, y, theta0, s: TrainSettings, *, path=None, block_rows=None, workers=None,
-          backend: str = name) -> Trajectory:
+def train(
+    X, y, theta0, s: TrainSettings, *, path=None, block_rows=None, workers=None, backend: str = name
+) -> Trajectory:
     dt = np.dtype(s.dtype)
     X = np.ascontiguousarray(X, dtype=dt)
     y = np.ascontiguousarray(y, dtype=dt)
@@ -42,7 +52,8 @@ def train(X, y, theta0, s: TrainSettings, *, path=None, block_rows=None, workers
     start = time.perf_counter()
     done = 0
     with fast.kernels(how, X, y, s.loss, block_rows=block_rows, workers=workers) as (
-        formula, make_stats
+        formula,
+        make_stats,
     ):
         for e, batches in enumerate(batch_plan(s, n)):
             if stats is None:
@@ -69,8 +80,15 @@ def train(X, y, theta0, s: TrainSettings, *, path=None, block_rows=None, workers
                 velocity = step(theta, grad, velocity, lrs[e], s.momentum)
     wall = time.perf_counter() - start
     return finish(
-        loss_h[:done], theta_h[:done], gn_h[:done], lrs, theta,
-        backend=backend, device="cpu", dtype=s.dtype, wall_s=wall,
+        loss_h[:done],
+        theta_h[:done],
+        gn_h[:done],
+        lrs,
+        theta,
+        backend=backend,
+        device="cpu",
+        dtype=s.dtype,
+        wall_s=wall,
     )
 
 

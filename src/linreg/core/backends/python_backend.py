@@ -60,8 +60,15 @@ def fit(X, y, theta0, s: TrainSettings, device: str = "cpu") -> Trajectory:
             velocity = _step(theta, grad, velocity, lrs[e], s.momentum)
     wall = time.perf_counter() - start
     return finish(
-        loss_h, theta_h, gn_h, lrs, theta,
-        backend=name, device="cpu", dtype="float64", wall_s=wall,
+        loss_h,
+        theta_h,
+        gn_h,
+        lrs,
+        theta,
+        backend=name,
+        device="cpu",
+        dtype="float64",
+        wall_s=wall,
     )
 
 

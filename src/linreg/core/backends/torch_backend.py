@@ -50,9 +50,18 @@ def criterion(loss: Loss) -> nn.Module:
     return nn.HuberLoss(delta=loss.delta)
 
 
-def fit(X, y, theta0, s: TrainSettings, device: str = "cpu", *, path: str | None = None,
-        block_rows: int | None = None, workers: int | None = None,
-        engine: str | None = None) -> Trajectory:
+def fit(
+    X,
+    y,
+    theta0,
+    s: TrainSettings,
+    device: str = "cpu",
+    *,
+    path: str | None = None,
+    block_rows: int | None = None,
+    workers: int | None = None,
+    engine: str | None = None,
+) -> Trajectory:
     """``path``, ``block_rows``, ``workers`` force a fast path (tests, benchmarks); ``engine``
     ("numpy" or "torch") which implementation runs it (default: numpy on the cpu, torch elsewhere).
     """
@@ -64,8 +73,9 @@ def fit(X, y, theta0, s: TrainSettings, device: str = "cpu", *, path: str | None
             raise ValueError("the numpy engine runs on the cpu")
         from .numpy_backend import train
 
-        return train(X, y, theta0, s, path=how, block_rows=block_rows, workers=workers,
-                     backend=name)
+        return train(
+            X, y, theta0, s, path=how, block_rows=block_rows, workers=workers, backend=name
+        )
     if how == "stats":
         return _fit_stats(X, y, theta0, s, device)
     if device == "cpu":
@@ -127,8 +137,15 @@ def _fit_cpu(X, y, theta0, s: TrainSettings) -> Trajectory:
     wall = time.perf_counter() - start
     final = np.concatenate((b_view, w_view)).astype(np.float64)
     return finish(
-        loss_h[:done], theta_h[:done], gn_h[:done], lrs, final,
-        backend=name, device="cpu", dtype=s.dtype, wall_s=wall,
+        loss_h[:done],
+        theta_h[:done],
+        gn_h[:done],
+        lrs,
+        final,
+        backend=name,
+        device="cpu",
+        dtype=s.dtype,
+        wall_s=wall,
     )
 
 
@@ -202,9 +219,15 @@ def _fit_device(X, y, theta0, s: TrainSettings, device: str) -> Trajectory:
     with torch.no_grad():
         final = torch.cat((model.bias, model.weight[0])).double().cpu().numpy()
     return finish(
-        loss_h[:done].cpu().numpy(), theta_h[:done].double().cpu().numpy(),
-        gn_h[:done].cpu().numpy(), lrs, final,
-        backend=name, device=device, dtype=s.dtype, wall_s=wall,
+        loss_h[:done].cpu().numpy(),
+        theta_h[:done].double().cpu().numpy(),
+        gn_h[:done].cpu().numpy(),
+        lrs,
+        final,
+        backend=name,
+        device=device,
+        dtype=s.dtype,
+        wall_s=wall,
     )
 
 
@@ -342,13 +365,20 @@ def _fit_stats(X, y, theta0, s: TrainSettings, device: str) -> Trajectory:
             break
     if stats is None and done == 1 and s.epochs > 1 and loss0 <= limit:
         # the formula could overflow below the limit here: the plain loop, from the start
-        return _fit_cpu(X, y, theta0, s) if device == "cpu" else _fit_device(X, y, theta0, s,
-                                                                             device)
+        return (
+            _fit_cpu(X, y, theta0, s) if device == "cpu" else _fit_device(X, y, theta0, s, device)
+        )
     _sync(device)
     wall = time.perf_counter() - start
     final = theta.double().cpu().numpy()
     return finish(
-        loss_h[:done].cpu().numpy(), theta_h[:done].double().cpu().numpy(),
-        gn_h[:done].cpu().numpy(), lrs, final,
-        backend=name, device=device, dtype=s.dtype, wall_s=wall,
+        loss_h[:done].cpu().numpy(),
+        theta_h[:done].double().cpu().numpy(),
+        gn_h[:done].cpu().numpy(),
+        lrs,
+        final,
+        backend=name,
+        device=device,
+        dtype=s.dtype,
+        wall_s=wall,
     )
