@@ -208,6 +208,9 @@ def test_multirun_child_metrics_artifacts_and_dataset(multirun):
         files = {a.path for a in client.list_artifacts(r.info.run_id)}
         assert {"graph.png", "graph.dot", "trajectory.csv", "loss.png", "params.png"} <= files
         assert "config" in files
+        assert "config.yaml" in files  # the resolved config; Hydra's own under config/
+        config_files = {a.path for a in client.list_artifacts(r.info.run_id, "config")}
+        assert {"config/config.yaml", "config/overrides.yaml"} <= config_files
         assert r.info.artifact_uri.startswith((cli.cwd / "mlruns").as_uri())
 
         [ds_input] = r.inputs.dataset_inputs

@@ -279,8 +279,10 @@ def log_run(store, run_id, job: Job, data: Dataset, traj, ev, result, out: Path,
     for f in files:
         store.log_artifact(run_id, f)
     hydra_dir = out / ".hydra"
-    if hydra_dir.is_dir():
+    if hydra_dir.is_dir():  # Hydra's own record: the composed config and the overrides
         store.log_artifacts(run_id, hydra_dir, "config")
+    if (out / "config.yaml").is_file():  # the resolved config, as the run used it
+        store.log_artifact(run_id, out / "config.yaml")
     import pandas as pd
 
     df = pd.DataFrame(data.X, columns=data.feature_names)
