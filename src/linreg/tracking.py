@@ -142,6 +142,7 @@ class Store:
         import mlflow.data
         from mlflow.data.code_dataset_source import CodeDatasetSource
         from mlflow.entities import DatasetInput, InputTag
+        from mlflow.exceptions import MlflowException
         from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 
         ds = mlflow.data.from_pandas(
@@ -152,7 +153,17 @@ class Store:
             digest=digest[:20],
         )
         tag = InputTag(MLFLOW_DATASET_CONTEXT, context)
-        self.client.log_inputs(run_id, [DatasetInput(ds._to_mlflow_entity(), tags=[tag])])
+        inputs = [DatasetInput(ds._to_mlflow_entity(), tags=[tag])]
+        for attempt in range(3):
+            try:
+                self.client.log_inputs(run_id, inputs)
+                return
+            except MlflowException as err:
+                # Parallel workers logging the same dataset race to create its row; the loser
+                # finds it there on the next try and only links it to its run.
+                if "UNIQUE constraint failed: datasets" not in str(err) or attempt == 2:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
 
 
 @functools.lru_cache(maxsize=8)
