@@ -217,13 +217,18 @@ def _fit_device(X, y, theta0, s: TrainSettings, device: str) -> Trajectory:
     _sync(device)
     wall = time.perf_counter() - start
     with torch.no_grad():
-        final = torch.cat((model.bias, model.weight[0])).double().cpu().numpy()
+        final = torch.cat((model.bias, model.weight[0]))
+    return _to_host(loss_h, theta_h, gn_h, done, lrs, final, s, device, wall)
+
+
+def _to_host(loss_h, theta_h, gn_h, done, lrs, final, s, device, wall) -> Trajectory:
+    """The device-side history, copied to the host once, as a trajectory."""
     return finish(
         loss_h[:done].cpu().numpy(),
         theta_h[:done].double().cpu().numpy(),
         gn_h[:done].cpu().numpy(),
         lrs,
-        final,
+        final.double().cpu().numpy(),
         backend=name,
         device=device,
         dtype=s.dtype,
@@ -370,15 +375,4 @@ def _fit_stats(X, y, theta0, s: TrainSettings, device: str) -> Trajectory:
         )
     _sync(device)
     wall = time.perf_counter() - start
-    final = theta.double().cpu().numpy()
-    return finish(
-        loss_h[:done].cpu().numpy(),
-        theta_h[:done].double().cpu().numpy(),
-        gn_h[:done].cpu().numpy(),
-        lrs,
-        final,
-        backend=name,
-        device=device,
-        dtype=s.dtype,
-        wall_s=wall,
-    )
+    return _to_host(loss_h, theta_h, gn_h, done, lrs, theta, s, device, wall)
