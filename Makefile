@@ -4,11 +4,13 @@ PYTEST ?= pytest -n 2
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: help setup repro all test test-fast lint format ui sweep bench clean
+.PHONY: help setup test-setup repro all test test-fast lint format ui sweep bench clean
 
 help:
-	@echo "make setup      virtualenv, packages, graphviz (scripts/setup.sh)"
+	@echo "make setup      what the pipeline needs: .venv, linreg, graphviz (scripts/setup.sh)"
 	@echo "make repro      run the DVC pipeline: generate -> train (36-run multirun) -> evaluate"
+	@echo "make test-setup setup, plus what the tests need: dev tools, chromium, the scale-out"
+	@echo "                extras (scripts/setup-tests.sh; test, test-fast and lint run it first)"
 	@echo "make test       the whole test suite, end-to-end tests included"
 	@echo "make test-fast  the test suite without the slow end-to-end tests"
 	@echo "make ui         the MLflow UI on http://$(HOST):$(PORT)"
@@ -16,24 +18,29 @@ help:
 	@echo "make bench      the benchmarks (ratios; writes benchmarks/RESULTS.md)"
 	@echo "make lint       ruff"
 
+# Both scripts are quick to re-run (a stamp in .venv skips pip), so the targets below always run
+# them: `make test` works on a fresh checkout and picks up a changed pyproject.toml.
 setup:
 	bash scripts/setup.sh
+
+test-setup: setup
+	bash scripts/setup-tests.sh
 
 repro:
 	dvc repro
 
 all: setup repro
 
-test:
+test: test-setup
 	$(PYTEST)
 
-test-fast:
+test-fast: test-setup
 	$(PYTEST) -m "not slow"
 
-lint:
+lint: test-setup
 	ruff check . && ruff format --check .
 
-format:
+format: test-setup
 	ruff format . && ruff check --fix .
 
 ui:

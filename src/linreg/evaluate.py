@@ -2,11 +2,11 @@
 
     python -m linreg.evaluate [runs] [data] [results]
 
-Writes ``results/summary.csv`` (one row per run), ``results/metrics.json`` (DVC metrics: counts,
-the best run per loss, how closely the backends agree, the walkthrough's reference runs), the
-plot data ``results/plots/errors.csv``, the figures ``results/figures/*.png`` declared under
-``plots:`` in dvc.yaml and the report ``results/report.md`` / ``report.html``, and attaches them
-to the sweep's MLflow parent run.
+Writes ``results/summary.csv`` (one row per run), ``results/metrics.json`` (DVC metrics: runs per
+status, the best run per loss, how closely the backends agree, the walkthrough's reference runs),
+the plot data ``results/plots/`` (errors per run, every run's loss per epoch), the figures
+``results/figures/*.png`` and the report ``results/report.md`` / ``report.html``, and attaches
+them to the sweep's MLflow parent run.
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ import json
 import sys
 from pathlib import Path
 
-from . import report
-from .core.datafiles import META, load_dataset, write_json_atomic
+from .core.datafiles import META, load_dataset
 from .params import DATA_DIR, RUNS_DIR
-from .summary import frame, sweep_figures, write_csv
+from .present import report
+from .present.summary import load_trajectories, sweep_figures, write_csv
+from .record import MANIFEST, best_runs, error_key, frame, read_manifest, records, write_atomic
 
 RESULTS_DIR = "results"
 
@@ -28,69 +29,71 @@ class EvaluateError(Exception):
 
 
 def metrics(df) -> dict:
+    """What ``dvc metrics show`` and ``dvc exp show`` list: numbers that read well."""
     counts = df["status"].value_counts().to_dict()
     out: dict = {
         "runs": len(df),
         **{k: int(counts.get(k, 0)) for k in ("ok", "diverged", "skipped", "failed")},
+        "backend_agreement": report.backend_agreement(df),
     }
-    out["backend_agreement"] = report.backend_agreement(df)
+    best = best_runs(df, ["loss"])
+    if len(best):
+        key = error_key(best)
+        out[f"best_{key}"] = {r["loss"]: float(r[key]) for _, r in best.iterrows()}
+        out["best_run"] = {r["loss"]: r["run_name"] for _, r in best.iterrows()}
     ok = df[df["status"] == "ok"]
-    best = {}
-    key = "weight_error" if ok["weight_error"].notna().any() else "optimum_distance"
-    for loss, group in ok.groupby("loss"):
-        row = group.loc[group[key].astype(float).idxmin()]
-        best[loss] = {
-            "run": row["run_name"],
-            key: float(row[key]),
-            "optimum_distance": float(row["optimum_distance"]),
-        }
-    out["best"] = best
     ref = ok[(ok["backend"] == "torch") & (ok["loss"] == "mse") & (ok["lr"] == 0.01)]
-    out["walkthrough"] = {
-        f"epochs_{int(r['epochs'])}": {
-            "weight": round(float(r["w_0"]), 4),
-            "bias": round(float(r["bias"]), 4),
-        }
-        for _, r in ref.iterrows()
-        if "w_0" in r
-    }
+    if "w_0" in ref.columns and len(ref):
+        out["walkthrough"] = {
+            f"epochs_{int(r['epochs'])}": {"weight": round(float(r["w_0"]), 4),
+                                           "bias": round(float(r["bias"]), 4)}
+            for _, r in ref.iterrows()
+        }  # fmt: skip
     return out
 
 
 def build(runs_dir: str = RUNS_DIR, data_dir: str = DATA_DIR, out: str = RESULTS_DIR) -> dict:
-    from .sweep import read_results
-
     runs, data, results_dir = Path(runs_dir), Path(data_dir), Path(out)
-    if not (runs / "sweep.json").is_file():
-        raise EvaluateError(f"runs folder must hold sweep.json (run the train stage), got {runs}")
-    manifest, results = read_results(runs)
+    if not (runs / MANIFEST).is_file():
+        raise EvaluateError(f"runs folder must hold {MANIFEST} (run the train stage), got {runs}")
+    manifest = read_manifest(runs)
+    recs = records(runs, manifest)
     digest = json.loads((data / META).read_text())["digest"] if (data / META).is_file() else None
-    stale = [
-        r["run_name"]
-        for r in results
-        if r.get("data_digest") and digest and r["data_digest"] != digest
-    ]
+    stale = [r.run_name for r in recs if r.data_digest and digest and r.data_digest != digest]
     if stale:
         raise EvaluateError(
             f"runs must be trained on the data in {data}/, got {len(stale)} run(s) "
             f"trained on other data (first: {stale[0]}); rerun the train stage"
         )
-    df = frame(results)
+    df = frame(recs)
     write_csv(df, results_dir / "summary.csv")
     m = metrics(df)
-    write_json_atomic(results_dir / "metrics.json", m)
+    write_atomic(results_dir / "metrics.json", json.dumps(m, indent=2, ensure_ascii=False))
     plots = results_dir / "plots"
-    errors = df[df["status"] == "ok"][
-        ["run_name", "weight_error", "optimum_distance", "train_loss"]
-    ]
-    write_csv(errors, plots / "errors.csv")
-    figures = sweep_figures(runs, results, results_dir / "figures", load_dataset(data))
+    ok = df[df["status"] == "ok"]
+    write_csv(ok[["run_name", "weight_error", "optimum_distance", "train_loss"]], plots / "errors.csv")
+    write_loss_curves(runs, recs, plots / "loss")
+    figures = sweep_figures(runs, recs, results_dir / "figures", load_dataset(data))
+    (results_dir / "figures").mkdir(parents=True, exist_ok=True)  # a DVC output, even if empty
     report.write(df, figures, results_dir, f"linreg · {manifest['sweep_name']}")
-    _attach(manifest, results_dir)
+    _attach(manifest, results_dir, m)
     return m
 
 
-def _attach(manifest: dict, results_dir: Path) -> None:
+def write_loss_curves(runs: Path, recs, folder: Path) -> None:
+    """One CSV per finished run (epoch, loss): ``dvc plots show`` overlays them, ``dvc plots
+    diff`` compares them across experiments."""
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    for r in load_trajectories(runs, recs):
+        if r["trajectory"] is not None:
+            name = r["run_folder"].split("-", 1)[-1]
+            write_csv(r["trajectory"][["epoch", "loss"]], folder / f"{name}.csv")
+
+
+def _attach(manifest: dict, results_dir: Path, m: dict) -> None:
     """The evaluation joins the sweep's parent run in MLflow."""
     from .tracking import open_store
 
@@ -99,11 +102,7 @@ def _attach(manifest: dict, results_dir: Path) -> None:
     for name in ("summary.csv", "metrics.json", "report.md", "report.html"):
         store.log_artifact(parent, results_dir / name, "evaluation")
     store.log_artifacts(parent, results_dir / "figures", "evaluation/figures")
-    flat = {
-        k: v
-        for k, v in json.loads((results_dir / "metrics.json").read_text()).items()
-        if isinstance(v, int | float) and not isinstance(v, bool)
-    }
+    flat = {k: v for k, v in m.items() if isinstance(v, int | float) and not isinstance(v, bool)}
     store.log_metrics(parent, {f"eval_{k}": v for k, v in flat.items()})
 
 
@@ -114,12 +113,16 @@ def main(argv: list[str] | None = None) -> int:
     except EvaluateError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    agree = m["backend_agreement"]
     print(
-        f"evaluate: {m['runs']} runs: {m['ok']} ok, {m['diverged']} diverged, "
-        f"{m['skipped']} skipped, {m['failed']} failed; backends agree to "
-        f"{m['backend_agreement'] if m['backend_agreement'] is not None else 'n/a'}; "
-        f"walkthrough {m['walkthrough']}"
+        f"evaluate: {m['runs']} runs: {m['ok']} ok, {m['diverged']} diverged, {m['skipped']} "
+        f"skipped, {m['failed']} failed; backends agree to "
+        f"{'n/a' if agree is None else f'{agree:.1e}'}"
     )
+    for epochs, wb in m.get("walkthrough", {}).items():
+        print(f"  walkthrough (torch · mse · lr=0.01, {epochs.replace('_', ' ')}): "
+              f"weight={wb['weight']} bias={wb['bias']}")  # fmt: skip
+    print(f"  results: {RESULTS_DIR}/report.html, summary.csv, metrics.json; runs: make ui")
     return 0
 
 

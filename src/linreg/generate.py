@@ -1,6 +1,6 @@
 """The DVC ``generate`` stage: the data of params.yaml's ``data`` section into data/.
 
-python -m linreg.generate [params.yaml]
+    python -m linreg.generate [params.yaml] [data]
 """
 
 from __future__ import annotations
@@ -12,29 +12,19 @@ from pathlib import Path
 
 from .core.data import DataSpec, generate
 from .core.datafiles import load_csv, save_dataset
-from .core.errors import LinregError
-from .params import DATA_DIR, ParamsError, data_overrides, load_params
+from .params import DATA_DIR, PARAMS
 
 
-def build(params_path: str = "params.yaml", out: str = DATA_DIR) -> Path:
-    """Compose the data config exactly as the train stage will, generate it, write it whole."""
-    from hydra import compose, initialize_config_dir
+def build(params_path: str = PARAMS, out: str = DATA_DIR) -> Path:
+    """The data spec checked as the train stage will check it, then made and written whole."""
+    from . import params
+    from .checks import adapt, compose
 
-    from .config import CONF_DIR, data_source
-    from .sweep import UsageError, explain
-
-    params = load_params(params_path)
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3", job_name="generate"):
-        try:
-            cfg = compose("config", overrides=data_overrides(params))
-        except Exception as exc:
-            raise UsageError(explain(exc)) from None
-    spec = data_source(cfg.data)
+    spec = adapt(compose(params.split(params_path)[0])).data
     data = generate(spec) if isinstance(spec, DataSpec) else load_csv(spec)
     out_path = Path(out)
-    with tempfile.TemporaryDirectory(
-        dir=out_path.parent if out_path.parent.exists() else None, prefix=".generate-"
-    ) as tmp:
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out_path.parent, prefix=".generate-") as tmp:
         save_dataset(data, tmp)
         if out_path.exists():
             shutil.rmtree(out_path)
@@ -48,12 +38,13 @@ def build(params_path: str = "params.yaml", out: str = DATA_DIR) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .sweep import UsageError
+    from .checks import UsageError
+    from .core.errors import LinregError
 
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        build(argv[0] if argv else "params.yaml")
-    except (LinregError, ParamsError, UsageError) as err:
+        build(*argv[:2])
+    except (LinregError, UsageError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0

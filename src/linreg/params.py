@@ -1,42 +1,116 @@
-"""params.yaml, the control panel of ``dvc repro``, turned into the Hydra command line.
+"""params.yaml, the DVC pipeline's config, as the train stage's Hydra command line.
 
-DVC never composes Hydra configs, so the stages do: every key of params.yaml's ``data`` and
-``train`` sections becomes an override of the same key, and the ``sweep`` lists become the
-multirun's sweeps (``train.lr=0.001,0.01,0.1 loss=mse,mae ...``).  A key params.yaml misspells is
-caught by the same schema as a command-line typo.
+``dvc exp run`` composes params.yaml from ``conf/pipeline.yaml`` (DVC's Hydra composition,
+``.dvc/config``); ``dvc repro`` reads it as it is.  Its sections are the config's (``data``,
+``loss``, ``backend``, ``device``, ``train``, ``tracking``) plus ``grid``: each leaf list under
+``grid`` names a config key and its values.  The train stage turns the file into overrides of the
+same keys and the grid into Hydra sweeps (``train.lr=0.001,0.01,0.1 loss=mse,mae ...``), so the
+multirun is Hydra's own.  Anything that would be ignored is an error: an unknown section, a grid
+key that is not a config key, an empty list, or a swept key whose single value was changed too.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
-SWEEP_KEYS = {
-    "lr": "train.lr",
-    "epochs": "train.epochs",
-    "loss": "loss",
-    "backend": "backend",
-    "device": "device",
-}
+from .checks import UsageError, compose
+from .config import GROUPS, SECTIONS, schema_keys
+
+PARAMS = "params.yaml"
 DATA_DIR = "data"
 RUNS_DIR = "runs"
+PRESETS = {"synthetic": "walkthrough", "csv": "csv"}  # data.kind -> the preset with its keys
 
 
-class ParamsError(Exception):
-    """params.yaml is missing or malformed; ``str()`` is the one line to print."""
-
-
-def load_params(path: str | os.PathLike = "params.yaml") -> dict:
+def load(path: str | os.PathLike = PARAMS) -> dict:
     import yaml
 
     path = Path(path)
     if not path.is_file():
-        raise ParamsError(f"params file must exist, got {str(path)!r}")
-    params = yaml.safe_load(path.read_text()) or {}
-    for section in ("data", "sweep"):
-        if not isinstance(params.get(section), dict):
-            raise ParamsError(f"{path}: '{section}' must be a mapping, got {params.get(section)!r}")
+        raise UsageError(f"params file must exist, got {str(path)!r}")
+    try:
+        params = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise UsageError(f"{path} must be valid YAML, got: {str(exc).splitlines()[0]}") from None
+    allowed = [*SECTIONS, "grid"]
+    if not isinstance(params, dict):
+        raise UsageError(f"{path} must be a mapping of {', '.join(allowed)}, got {params!r}")
+    for key, value in params.items():
+        if key not in allowed:
+            raise UsageError(f"{path}: sections must be among {', '.join(allowed)}, got {key!r}")
+        if not isinstance(value, dict):
+            raise UsageError(f"{path}: {key} must be a mapping, got {value!r}")
     return params
+
+
+def grid(params: dict) -> dict[str, list]:
+    """The grid as config key -> values, each key checked."""
+    out: dict[str, list] = {}
+
+    def walk(prefix: str, node: Any) -> None:
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(f"{prefix}{k}.", v)
+            return
+        key = prefix[:-1]
+        section, _, name = key.partition(".")
+        if section == "data":
+            raise UsageError(
+                f"grid.{key} must not be swept in the pipeline (the generate stage makes one "
+                "dataset; sweep data in an ad-hoc multirun: linreg -m data=walkthrough,multi)"
+            )
+        known = key in GROUPS or (section in SECTIONS and name in schema_keys(section))
+        if not known:
+            keys = [*GROUPS[1:], *(f"{s}.{k}" for s in ("train", "tracking") for k in schema_keys(s))]
+            raise UsageError(f"grid.{key} must name a config key ({', '.join(keys)}), got {key!r}")
+        if not isinstance(node, list) or not node:
+            raise UsageError(f"grid.{key} must be a non-empty list of values, got {node!r}")
+        out[key] = node
+
+    walk("", params.get("grid") or {})
+    return out
+
+
+def overrides(path: str | os.PathLike = PARAMS) -> list[str]:
+    """The train stage's Hydra command line: every value of params.yaml, the grid as sweeps."""
+    args, sweeps = split(path)
+    return args + [f"{k}=" + ",".join(value(v) for v in vals) for k, vals in sweeps.items()]
+
+
+def split(path: str | os.PathLike = PARAMS) -> tuple[list[str], dict[str, list]]:
+    """params.yaml as (the overrides of its single values, the grid)."""
+    params = load(path)
+    sweeps = grid(params)
+    data = params.get("data", {})
+    args = [f"data={PRESETS.get(data.get('kind'), 'walkthrough')}"]
+    for group in GROUPS[1:]:
+        name = params.get(group, {}).get("name")
+        if name is not None and group not in sweeps:
+            args.append(f"{group}={value(name)}")
+    for section in SECTIONS:
+        for key, v in params.get(section, {}).items():
+            full = f"{section}.{key}"
+            if not (key == "name" and section in GROUPS) and full not in sweeps:
+                args.append(f"{full}={value(v)}")
+    check_single_homes(params, sweeps)
+    return args, sweeps
+
+
+def check_single_homes(params: dict, sweeps: dict[str, list]) -> None:
+    """A swept key's single value must be conf/'s default: changed, it would be ignored."""
+    defaults = compose([])
+    for key in sweeps:
+        path = f"{key}.name" if key in GROUPS else key
+        section, _, name = path.partition(".")
+        given = params.get(section, {}).get(name, None)
+        default = defaults[section][name]
+        if given is not None and given != default:
+            raise UsageError(
+                f"{path} must be left to the grid (grid.{key} sweeps it; set -S "
+                f"'grid.{key}=[{value(given)}]' instead), got {path}={value(given)}"
+            )
 
 
 def value(v) -> str:
@@ -53,38 +127,3 @@ def value(v) -> str:
     if text and all(c.isalnum() or c in "_-./" for c in text) and not text[0].isdigit():
         return text
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def data_overrides(params: dict) -> list[str]:
-    data = params["data"]
-    preset = "csv" if data.get("kind") == "csv" else "walkthrough"
-    return [f"data={preset}", *[f"data.{k}={value(v)}" for k, v in data.items()]]
-
-
-def argv_from_params(path: str | os.PathLike = "params.yaml") -> list[str]:
-    """The multirun the DVC train stage runs: the grid of ``sweep`` over the data of ``data``."""
-    params = load_params(path)
-    argv = ["-m", *data_overrides(params), f"data.dir={DATA_DIR}"]
-    for k, v in (params.get("train") or {}).items():
-        argv.append(f"train.{k}={value(v)}")
-    grid = params["sweep"]
-    unknown = sorted(set(grid) - set(SWEEP_KEYS))
-    if unknown:
-        raise ParamsError(f"sweep keys must be among {', '.join(SWEEP_KEYS)}, got {unknown[0]!r}")
-    for k, target in SWEEP_KEYS.items():
-        values = grid.get(k)
-        if values is None:
-            continue
-        values = values if isinstance(values, list) else [values]
-        if not values:
-            raise ParamsError(f"sweep.{k} must be a non-empty list, got []")
-        argv.append(f"{target}=" + ",".join(value(v) for v in values))
-    for k, v in (params.get("tracking") or {}).items():
-        argv.append(f"tracking.{k}={value(v)}")
-    exp = os.environ.get("DVC_EXP_NAME")
-    argv += [
-        f"hydra.sweep.dir={RUNS_DIR}",
-        f"tracking.sweep_name={'dvc-' + exp if exp else 'dvc'}",
-        "tracking.sweep_figures=false",
-    ]  # the evaluate stage draws them, once
-    return argv

@@ -1,10 +1,11 @@
-"""One run of the pipeline: train, evaluate, write the run folder, record it in MLflow.
+"""One run: train, evaluate, write the run folder, record it in MLflow.
 
-Whatever happens, the run ends in one of four states and says so in ``result.json`` (written last,
-atomically: a folder without it is an interrupted run) and in its MLflow run, which is never left
-RUNNING: ``ok``, ``diverged`` (trajectory kept up to the blow-up), ``skipped`` (the combination
-cannot run here: numpy on cuda, an absent device) or ``failed`` (an exception; MLflow status
-FAILED, the error in ``error.txt``).  A failure never escapes, so the sweep goes on.
+Whatever happens, the run ends in one of four states and says so in its :class:`RunRecord`
+(``result.json``, written last and atomically) and in its MLflow run, which is never left RUNNING:
+``ok``, ``diverged`` (trajectory kept up to the blow-up), ``skipped`` (the combination cannot run
+here: numpy on cuda, an absent device) or ``failed`` (an exception, or a check that needs the
+data; MLflow status FAILED, the error in ``error.txt``).  A failure never escapes: the sweep goes
+on.
 """
 
 from __future__ import annotations
@@ -12,185 +13,168 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import logging
 import time
 import traceback
-import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from . import figures, graphs
-from .config import Job
+from .config import RunConfig, naming
 from .core.backends import fit
 from .core.data import Dataset, DataSpec, generate
-from .core.datafiles import load_csv, load_dataset, write_json_atomic
+from .core.datafiles import CsvSpec, load_csv, load_dataset
 from .core.device import resolve_device
-from .core.errors import UnsupportedCombination
+from .core.errors import LinregError, UnsupportedCombination
 from .core.evaluation import evaluate, optimum
+from .present import figures, graphs
+from .record import RunRecord, jsonable
 from .tracking import dvc_experiment, git_commit, open_store, resolve_uri
 
-RESULT = "result.json"
 MAX_LOGGED_WEIGHTS = 10  # above this, the per-epoch weights are logged as their norm
-_warned_no_dot = False
+log = logging.getLogger("linreg")
 
 
-def data_spec_dict(job: Job) -> dict:
-    kind = "synthetic" if isinstance(job.data, DataSpec) else "csv"
-    return {"kind": kind, **job.data.to_dict()}
+@dataclass(frozen=True)
+class Place:
+    """Where a run sits: its folder, its name, its parent run and its index in the sweep."""
+
+    folder: Path
+    name: str
+    parent_run_id: str | None = None
+    index: int | None = None  # 0-based
+    total: int | None = None
 
 
 @functools.lru_cache(maxsize=4)
-def _load(data_dir: str | None, spec_json: str) -> Dataset:
-    spec = json.loads(spec_json)
+def _load(data_dir: str | None, spec: DataSpec | CsvSpec) -> Dataset:
     if data_dir:
-        return load_dataset(data_dir, expect_spec=spec)
-    kind = spec.pop("kind")
-    if kind == "synthetic":
-        return generate(DataSpec(**spec))
-    from .core.datafiles import CsvSpec
-
-    return load_csv(CsvSpec(**spec))
+        kind = "csv" if isinstance(spec, CsvSpec) else "synthetic"
+        return load_dataset(data_dir, expect_spec={"kind": kind, **spec.to_dict()})
+    return generate(spec) if isinstance(spec, DataSpec) else load_csv(spec)
 
 
-def load_data(job: Job) -> Dataset:
-    """The job's data: read from ``data.dir`` (checked against the spec) or made in memory.
+def load_data(run: RunConfig) -> Dataset:
+    """The run's data: read from ``data.dir`` (checked against the spec) or made in memory.
     Cached, so the runs of a sweep in one process share one copy."""
-    return _load(job.data_dir, json.dumps(data_spec_dict(job), sort_keys=True))
+    return _load(run.data_dir, run.data)
 
 
 _OPTIMA: dict = {}
 
 
-def cached_optimum(data: Dataset, loss) -> np.ndarray:
+def _optimum(data: Dataset, loss) -> np.ndarray:
     """The exact optimum, solved once per (data, loss) in a process: one serves every run."""
-    key = (data.digest, loss)
-    if key not in _OPTIMA:
-        _OPTIMA[key] = optimum(loss, data.X, data.y)
-    return _OPTIMA[key]
+    if (data.digest, loss) not in _OPTIMA:
+        _OPTIMA[data.digest, loss] = optimum(loss, data.X, data.y)
+    return _OPTIMA[data.digest, loss]
 
 
-def base_result(job: Job) -> dict:
-    s = job.settings
-    return {
-        "run_name": job.run_name,
-        "run_folder": job.run_folder,
-        "backend": job.backend,
-        "device": s.device,
-        "loss": s.loss.name,
-        "delta": s.loss.delta,
-        "lr": s.lr,
-        "epochs": s.epochs,
-        "momentum": s.momentum,
-        "batch_size": s.batch_size,
-        "schedule": s.schedule,
-        "dtype": s.dtype,
-        "status": "failed",
-        "reason": None,
-        "mlflow_run_id": None,
-    }
-
-
-def execute(job: Job, out_dir: str | Path, job_num: int | None = None) -> dict:
-    """Run ``job`` into ``out_dir``; returns (and writes) its result.  Never raises."""
-    out = Path(out_dir)
+def execute(run: RunConfig, place: Place) -> RunRecord:
+    """Carry out ``run`` into ``place.folder``; returns (and writes) its record.  Never raises."""
+    out = place.folder
     out.mkdir(parents=True, exist_ok=True)
-    (out / RESULT).unlink(missing_ok=True)
-    result = base_result(job)
+    rec = new_record(run, place)
     store = run_id = None
     started = time.perf_counter()
     try:
-        store = open_store(resolve_uri(job.tracking["uri"]), job.tracking["experiment"])
-        run_id = store.start_run(
-            job.run_name,
-            job.tracking.get("parent_run_id"),
-            tags={
-                "backend": job.backend,
-                "loss": job.settings.loss.name,
-                "device": job.settings.device,
-                "dtype": job.settings.dtype,
-                "git_commit": git_commit(),
-                "dvc_experiment": dvc_experiment(),
-                "status": "running",
-            },
-        )
-        result["mlflow_run_id"] = run_id
-        store.log_params(run_id, job.params)
-        data = load_data(job)
-        result["data_digest"] = data.digest
-        result["theta_true"] = None if data.theta_true is None else data.theta_true.tolist()
-        store.set_tags(run_id, {"data_digest": data.digest[:16]})
+        store = open_store(resolve_uri(run.tracking.uri), run.tracking.experiment)
+        run_id = store.start_run(place.name, place.parent_run_id, tags=run_tags(run))
+        rec.mlflow_run_id = run_id
+        store.log_params(run_id, run.params)
+        data = load_data(run)
+        rec.data_digest = data.digest
+        rec.theta_true = None if data.theta_true is None else data.theta_true.tolist()
         try:
-            resolve_device(job.settings.device, job.backend)
+            resolve_device(run.settings.device, run.backend)
         except UnsupportedCombination as err:
-            result.update(status="skipped", reason=str(err))
-            return result
-        trajectory = fit(data.X, data.y, data.theta0, job.settings, job.backend)
-        theta_opt = cached_optimum(data, job.settings.loss)
-        ev = evaluate(trajectory.theta_final, data, job.settings.loss, trajectory, theta_opt)
-        result.update(summarise(trajectory, ev))
-        result["status"] = trajectory.status
-        if trajectory.status == "diverged":
-            result["reason"] = f"loss exploded at epoch {trajectory.diverged_at}"
-        files = write_run_files(out, job, data, trajectory, ev)
-        log_run(store, run_id, job, data, trajectory, ev, result, out, files)
+            rec.status, rec.reason = "skipped", str(err)
+            return rec
+        with naming("train."):  # a check that needs the data (batch_size > n): this run fails
+            run.settings.check_against(len(data.y))
+        traj = fit(data.X, data.y, data.theta0, run.settings, run.backend)
+        theta_opt = _optimum(data, run.settings.loss)
+        ev = evaluate(traj.theta_final, data, run.settings.loss, traj, theta_opt)
+        fill(rec, traj, ev)
+        files = write_run_files(out, run, place.name, data, traj, ev)
+        log_run(store, run_id, run, data, traj, rec, out, files)
     except Exception as err:  # recorded, never raised: the sweep goes on
-        keep = {k: result.get(k) for k in ("mlflow_run_id", "data_digest", "theta_true")}
-        result = {
-            **base_result(job),
-            **keep,
-            "status": "failed",
-            "reason": f"{type(err).__name__}: {err}",
-        }
+        rec = new_record(run, place, keep=rec)
+        rec.reason = str(err) if isinstance(err, LinregError) else f"{type(err).__name__}: {err}"
         (out / "error.txt").write_text(traceback.format_exc())
         if store is not None and run_id is not None:
             with contextlib.suppress(Exception):  # the error itself is already recorded
                 store.log_artifact(run_id, out / "error.txt")
     finally:
-        result["job_s"] = time.perf_counter() - started
-        write_json_atomic(out / RESULT, _jsonable(result))
+        rec.job_s = time.perf_counter() - started
+        rec.write(out)
         if store is not None and run_id is not None:
-            _close(store, run_id, result)
-        print(progress_line(result, job_num), flush=True)
-    return result
+            _close(store, run_id, rec)
+        log.info(progress_line(rec, place))
+    return rec
 
 
-def _close(store, run_id: str, result: dict) -> None:
-    status = "FAILED" if result["status"] == "failed" else "FINISHED"
+def new_record(run: RunConfig, place: Place, keep: RunRecord | None = None) -> RunRecord:
+    s = run.settings
+    rec = RunRecord(
+        run_name=place.name,
+        backend=run.backend,
+        device=s.device,
+        loss=s.loss.name,
+        lr=s.lr,
+        epochs=s.epochs,
+        momentum=s.momentum,
+        batch_size=s.batch_size,
+        schedule=s.schedule,
+        dtype=s.dtype,
+        delta=s.loss.delta if s.loss.name == "huber" else None,
+        run_folder=place.folder.name,
+    )
+    if keep is not None:
+        rec.mlflow_run_id, rec.data_digest = keep.mlflow_run_id, keep.data_digest
+        rec.theta_true = keep.theta_true
+    return rec
+
+
+def run_tags(run: RunConfig) -> dict:
+    return {
+        "backend": run.backend,
+        "loss": run.settings.loss.name,
+        "device": run.settings.device,
+        "dtype": run.settings.dtype,
+        "mlflow.source.git.commit": git_commit(),
+        "dvc_experiment": dvc_experiment(),
+        "status": "running",
+    }
+
+
+def fill(rec: RunRecord, traj, ev) -> None:
+    """The numbers of a trained run: learned parameters, errors, losses, timing."""
+    rec.status = traj.status
+    if traj.status == "diverged":
+        rec.reason = f"loss exploded at epoch {traj.diverged_at}"
+    rec.bias, rec.weights = ev.bias, [float(w) for w in ev.weights]
+    for name in ("bias_error", "weight_error", "theta_error", "optimum_distance",
+                 "statistical_error", "train_loss", "optimum_loss", "test_mse", "r2_train",
+                 "r2_test", "converged_epoch"):  # fmt: skip
+        setattr(rec, name, getattr(ev, name))
+    rec.epochs_run, rec.wall_s, rec.time_per_epoch_s = (
+        traj.epochs_run,
+        traj.wall_s,
+        traj.time_per_epoch_s,
+    )
+    rec.final_grad_norm = float(traj.grad_norm[-1]) if len(traj.grad_norm) else None
+
+
+def _close(store, run_id: str, rec: RunRecord) -> None:
     try:
-        tags = {"status": result["status"]}
-        if result.get("reason"):
-            tags["reason"] = result["reason"][:5000]
+        tags = {"status": rec.status}
+        if rec.reason:
+            tags["reason"] = rec.reason[:5000]
         store.set_tags(run_id, tags)
     finally:
-        store.end_run(run_id, status)
-
-
-def summarise(traj, ev) -> dict:
-    """The flat numbers of a run: learned parameters, errors, losses, timing."""
-    out = {
-        "bias": ev.bias,
-        **{f"w_{j}": w for j, w in enumerate(ev.weights)},
-        "bias_error": ev.bias_error,
-        "weight_error": ev.weight_error,
-        "theta_error": ev.theta_error,
-        "optimum_distance": ev.optimum_distance,
-        "statistical_error": ev.statistical_error,
-        "train_loss": ev.train_loss,
-        "optimum_loss": ev.optimum_loss,
-        "test_mse": ev.test_mse,
-        "r2_train": ev.r2_train,
-        "r2_test": ev.r2_test,
-        "converged_epoch": ev.converged_epoch,
-        "epochs_run": traj.epochs_run,
-        "wall_s": traj.wall_s,
-        "time_per_epoch_s": traj.time_per_epoch_s,
-        "final_grad_norm": _last(traj.grad_norm),
-    }
-    return out
-
-
-def _last(a):
-    return float(a[-1]) if len(a) else None
+        store.end_run(run_id, "FAILED" if rec.status == "failed" else "FINISHED")
 
 
 def trajectory_table(traj, m: int):
@@ -204,48 +188,33 @@ def trajectory_table(traj, m: int):
     return pd.DataFrame(cols)
 
 
-def write_run_files(out: Path, job: Job, data: Dataset, traj, ev) -> list[Path]:
+def write_run_files(out: Path, run: RunConfig, title: str, data: Dataset, traj, ev) -> list[Path]:
     """The run folder: trajectory table, evaluation, graph, figures."""
-    global _warned_no_dot
     m = data.n_features
-    files = []
-    table = trajectory_table(traj, m)
-    table.to_csv(out / "trajectory.csv", index=False)
-    files.append(out / "trajectory.csv")
-    (out / "evaluation.json").write_text(json.dumps(_jsonable(ev.to_dict()), indent=2))
-    files.append(out / "evaluation.json")
-    if job.tracking.get("graph", True):
-        if job.backend == "torch":
-            dot = graphs.torch_dot(data.X, data.y, data.theta0, job.settings.loss)
+    trajectory_table(traj, m).to_csv(out / "trajectory.csv", index=False)
+    (out / "evaluation.json").write_text(json.dumps(jsonable(ev.to_dict()), indent=2))
+    files = [out / "trajectory.csv", out / "evaluation.json"]
+    if run.tracking.graph:
+        if run.backend == "torch":
+            dot = graphs.torch_dot(data.X, data.y, data.theta0, run.settings.loss)
         else:
-            dot = graphs.formula_dot(job.backend, job.settings.loss, len(data.y), m)
+            dot = graphs.formula_dot(run.backend, run.settings.loss, len(data.y), m)
         files += graphs.write_graph(out, dot)
-        if (
-            not graphs.dot_available()
-            and not _warned_no_dot
-            and not job.tracking.get("parent_run_id")
-        ):
-            warnings.warn(graphs.INSTALL_HINT, stacklevel=1)
-            _warned_no_dot = True
-    if job.tracking.get("figures", True) and traj.epochs_run:
+    if run.tracking.figures and traj.epochs_run:
         truth = data.theta_true
         theta_hist = (
             np.array([data.to_original_units(t) for t in traj.theta])
-            if (data.feature_mean is not None)
+            if data.feature_mean is not None
             else traj.theta
         )
-        files.append(figures.loss_curve(out / "loss.png", traj.loss, job.run_name, ev.optimum_loss))
-        files.append(figures.param_trajectory(out / "params.png", theta_hist, truth, job.run_name))
+        files.append(figures.loss_curve(out / "loss.png", traj.loss, title, ev.optimum_loss))
+        files.append(figures.param_trajectory(out / "params.png", theta_hist, truth, title))
         if m == 1:
             theta = np.array([ev.bias, *ev.weights])
-            X_raw = (
-                data.X
-                if data.feature_mean is None
-                else (data.X * data.feature_scale + data.feature_mean)
-            )
-            files.append(
-                figures.data_fit(out / "fit.png", X_raw, data.y, theta, truth, job.run_name)
-            )
+            X_raw = data.X
+            if data.feature_mean is not None:
+                X_raw = data.X * data.feature_scale + data.feature_mean
+            files.append(figures.data_fit(out / "fit.png", X_raw, data.y, theta, truth, title))
     return files
 
 
@@ -262,34 +231,20 @@ def step_series(traj, m: int) -> dict[str, np.ndarray]:
     return series
 
 
-def log_run(store, run_id, job: Job, data: Dataset, traj, ev, result, out: Path, files) -> None:
-    m = data.n_features
-    finals = {
-        k: v
-        for k, v in result.items()
-        if isinstance(v, int | float)
-        and not isinstance(v, bool)
-        and k not in ("lr", "epochs", "momentum", "batch_size")
-    }
-    finals = {
-        (f"learned_{k}" if k == "bias" or k.startswith("w_") else k): v for k, v in finals.items()
-    }
-    store.log_metrics(run_id, finals)
-    store.log_steps(run_id, step_series(traj, m))
+def log_run(store, run_id, run: RunConfig, data: Dataset, traj, rec, out: Path, files) -> None:
+    store.log_metrics(run_id, rec.metrics())
+    store.log_steps(run_id, step_series(traj, data.n_features))
     for f in files:
         store.log_artifact(run_id, f)
-    hydra_dir = out / ".hydra"
-    if hydra_dir.is_dir():  # Hydra's own record: the composed config and the overrides
-        store.log_artifacts(run_id, hydra_dir, "config")
-    if (out / "config.yaml").is_file():  # the resolved config, as the run used it
-        store.log_artifact(run_id, out / "config.yaml")
+    if (out / ".hydra").is_dir():  # Hydra's own record: the composed config and the overrides
+        store.log_artifacts(run_id, out / ".hydra", "config")
     import pandas as pd
 
     df = pd.DataFrame(data.X, columns=data.feature_names)
     df[data.target_name] = data.y
     source = {"made_by": "linreg.core.data", "kind": data.spec.get("kind")}
-    if job.data_dir:
-        source["dir"] = str(Path(job.data_dir).resolve())
+    if run.data_dir:
+        source["dir"] = str(Path(run.data_dir).resolve())
     if data.spec.get("kind") == "csv":
         source["csv"] = str(Path(data.spec["path"]).resolve())
     store.log_dataset(
@@ -302,27 +257,18 @@ def log_run(store, run_id, job: Job, data: Dataset, traj, ev, result, out: Path,
     )
 
 
-def progress_line(result: dict, job_num: int | None) -> str:
-    num = f"#{job_num:<3d} " if job_num is not None else ""
-    status = result["status"]
-    if status in ("ok", "diverged") and "bias" in result:
-        ws = [result[k] for k in sorted(k for k in result if k.startswith("w_"))][:3]
-        detail = "w=[" + ", ".join(f"{w:.4f}" for w in ws) + f"] b={result['bias']:.4f}"
-        if result.get("weight_error") is not None:
-            detail += f"  weight_error={result['weight_error']:.2e}"
-        detail += f"  {result['wall_s']:.2f}s"
+def progress_line(r: RunRecord, place: Place) -> str:
+    """One short line per run: index of N, status, name, θ, error, seconds."""
+    num = ""
+    if place.index is not None:
+        width = len(str(place.total or place.index + 1))
+        num = f"[{place.index + 1:>{width}}/{place.total}] " if place.total else f"[{place.index + 1}] "
+    if r.finished and r.bias is not None:
+        ws = ", ".join(f"{w:.4f}" for w in r.weights[:3]) + (", …" if len(r.weights) > 3 else "")
+        detail = f"w=[{ws}] b={r.bias:.4f}"
+        if r.weight_error is not None:
+            detail += f"  weight_error={r.weight_error:.2e}"
+        detail += f"  {r.wall_s:.2f}s"
     else:
-        detail = result.get("reason") or ""
-    return f"{num}{status:<8s} {result['run_name']}  {detail}"
-
-
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {k: _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    return obj
+        detail = (r.reason or "")[:80]
+    return f"{num}{r.status:<8s} {r.run_name}  {detail}"

@@ -1,49 +1,67 @@
-"""Train: one run, a Hydra multirun, or (``--from-params``) the DVC pipeline's whole grid.
+"""Train: one run, a Hydra multirun, or (``--params``) the DVC pipeline's grid.
 
-    python -m linreg.train train.lr=0.01 train.epochs=100 loss=mse backend=torch device=cpu
-    python -m linreg.train -m train.lr=0.001,0.01,0.1 loss=mse,mae backend=numpy,torch
-    python -m linreg.train --from-params params.yaml       # the DVC ``train`` stage
+    linreg train.lr=0.01 train.epochs=100 loss=mse backend=torch device=cpu
+    linreg -m train.lr=0.001,0.01,0.1 loss=mse,mae backend=numpy,torch
+    linreg --params params.yaml data.dir=data hydra.sweep.dir=runs    # the DVC train stage
 
-Every run goes through Hydra (so its launchers apply: ``hydra/launcher=joblib``), after
-:mod:`linreg.sweep` has checked every combination, and is carried out by :mod:`linreg.runner`.
+(``python -m linreg.train`` is the same command.)  The command line is checked first
+(:mod:`linreg.checks`: one line and exit 2 on a bad value anywhere in a grid); then Hydra runs it,
+its sweeper and launcher choosing how, :class:`linreg.tracking.SweepCallback` opening and closing
+the sweep's parent MLflow run, and :func:`train` carrying out each job.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import sys
 from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from .config import CONF_DIR, job_from_cfg
-from .core.errors import LinregError
+from .config import CONF_DIR, run_config
+from .record import RunRecord
+
+OURS = {"-m", "--multirun"}
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
-def hydra_app(cfg: DictConfig) -> dict | float:
-    """One job of Hydra: adapt the config, then run it (the runner never raises).  Returns the
-    result, or with ``tracking.objective`` set (Optuna) that key of it as a float."""
+def train(cfg: DictConfig) -> RunRecord | float:
+    """One Hydra job: the config as typed arguments, then the run (which never raises).  Returns
+    the record, or with ``tracking.objective`` set (Optuna) that field of it as a float."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from .runner import execute
+    from .runner import Place, execute
+    from .tracking.sweep import read_manifest
 
     hc = HydraConfig.get()
-    out = hc.runtime.output_dir
-    job = job_from_cfg(cfg)
-    Path(out, "config.yaml").write_text(OmegaConf.to_yaml(cfg, resolve=True))
-    num = hc.job.num if hc.mode == RunMode.MULTIRUN else None
-    result = execute(job, out, num)
-    key = cfg.tracking.objective
-    return objective(result, key) if key else result
+    run = run_config(cfg)
+    folder = Path(hc.runtime.output_dir)
+    if hc.mode == RunMode.MULTIRUN:
+        manifest = read_manifest(Path(hc.sweep.dir))
+        vary = {k: _choice(cfg, hc, k) for k in manifest["vary"]}
+        place = Place(folder, run.run_name(vary), manifest["parent_run_id"], hc.job.num,
+                      manifest["n_runs"])  # fmt: skip
+    else:
+        place = Place(folder, run.run_name())
+    OmegaConf.save(cfg, folder / "config.yaml", resolve=True)
+    record = execute(run, place)
+    key = run.tracking.objective
+    return objective(record, key) if key else record
 
 
-def objective(result: dict, key: str) -> float:
-    """``result[key]`` for a sweeper that minimises it; inf where the run has no finite value
+def _choice(cfg: DictConfig, hc, key: str) -> str:
+    if key in hc.runtime.choices:
+        return str(hc.runtime.choices[key])
+    return str(OmegaConf.select(cfg, key.lstrip("+~")))
+
+
+def objective(record: RunRecord, key: str) -> float:
+    """``record.<key>`` for a sweeper that minimises it; inf where the run has no finite value
     (failed, skipped, diverged), so the search goes on and never picks it."""
-    value = result.get(key)
+    value = record.row().get(key)
     try:
         value = float(value)
     except (TypeError, ValueError):
@@ -52,56 +70,57 @@ def objective(result: dict, key: str) -> float:
 
 
 def ray_worker_setup() -> None:
-    """Ray's ``worker_process_setup_hook`` (conf/hydra/launcher/ray.yaml).  A Ray worker starts in
-    the folder and environment of ``ray start``; run linreg's jobs in the driver's folder with its
-    MLflow store instead, as every other launcher does (``LINREG_WORKDIR`` and
-    ``MLFLOW_TRACKING_URI`` come from the driver, an empty URI meaning it had none)."""
-    import os
-
+    """Ray's ``worker_process_setup_hook`` (conf/hydra/launcher/ray_cluster.yaml): run linreg's
+    jobs in the driver's folder with its MLflow store, as every other launcher does."""
     os.chdir(os.environ["LINREG_WORKDIR"])
     if not os.environ.get("MLFLOW_TRACKING_URI"):
         os.environ.pop("MLFLOW_TRACKING_URI", None)
 
 
 def main(argv: list[str] | None = None) -> int:
-    from . import sweep
-    from .params import ParamsError, argv_from_params
+    """The ``linreg`` command: check, run through Hydra, sum up; the exit status."""
+    from . import params
+    from .checks import UsageError, check
+    from .tracking import sweep
 
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        if argv[:1] == ["--from-params"]:
-            argv = argv_from_params(argv[1] if len(argv) > 1 else "params.yaml")
-        plan = sweep.prepare(argv)
-    except (LinregError, sweep.UsageError, ParamsError) as err:
+        if argv[:1] == ["--params"]:
+            if len(argv) < 2 or argv[1].startswith("-") or "=" in argv[1]:
+                raise UsageError("--params must be followed by a params file, got nothing")
+            argv = ["-m", *params.overrides(argv[1]), *argv[2:]]
+            os.environ["LINREG_STAGE"] = "train"  # the evaluate stage draws the sweep's figures
+        if any(a.startswith("-") and a not in OURS for a in argv):  # --help, --cfg, -cn ...
+            sys.argv = [sys.argv[0], *argv]
+            train()
+            return 0
+        multirun = any(a in OURS for a in argv)
+        checked = check([a for a in argv if a not in OURS], multirun)
+    except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    if plan is None:  # --help, --cfg, ...: Hydra's own
-        sys.argv = [sys.argv[0], *argv]
-        hydra_app()
-        return 0
-    sys.argv = [sys.argv[0], *plan.argv]
-    if not plan.multirun:
-        return _single(plan)
+    sys.argv = [sys.argv[0], *argv]
+    if not multirun:
+        train()
+        return _single(Path(checked.base.hydra.run.dir))
+    opened = len(sweep.OPENED)
     try:
-        hydra_app()
+        train()
     finally:
-        code = sweep.finish(plan)
+        code = sweep.close(sweep.OPENED[-1]) if len(sweep.OPENED) > opened else 1
     return code
 
 
-def _single(plan) -> int:
-    import json
+def _single(folder: Path) -> int:
+    from .present.summary import describe
 
-    from .summary import describe
-
-    hydra_app()
-    path = plan.out_dirs[0] / "result.json"
-    if not path.is_file():
+    try:
+        record = RunRecord.read(folder)
+    except (OSError, ValueError):
         return 1
-    result = json.loads(path.read_text())
-    print(describe(result))
-    print(f"run folder: {plan.out_dirs[0]}")
-    return 1 if result["status"] == "failed" else 0
+    print(describe(record))
+    print(f"run folder: {folder}")
+    return 1 if record.status == "failed" else 0
 
 
 if __name__ == "__main__":

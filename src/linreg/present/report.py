@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..record import best_runs, write_atomic
+
 SAME_SETTINGS = ["loss", "lr", "epochs", "momentum", "batch_size", "schedule", "dtype"]
 BEST_COLUMNS = [
     "run_name",
@@ -43,18 +45,9 @@ def backend_agreement(df) -> float | None:
     return worst
 
 
-def _error_key(df) -> str:
-    return "weight_error" if df["weight_error"].notna().any() else "optimum_distance"
-
-
-def best_runs(df):
+def best_per_loss_and_backend(df):
     """Per loss and backend, the ok run closest to the truth (to the optimum without truth)."""
-    ok = df[df["status"] == "ok"]
-    if ok.empty:
-        return ok
-    key = _error_key(ok)
-    idx = ok.groupby(["loss", "backend"])[key].idxmin()
-    return ok.loc[idx.dropna().astype(int)].sort_values(["loss", "backend"])
+    return best_runs(df, ["loss", "backend"])
 
 
 def findings(df) -> list[str]:
@@ -84,7 +77,7 @@ def findings(df) -> list[str]:
             )
         out.append(text + ".")
     if ok["statistical_error"].notna().any():
-        best = best_runs(df)
+        best = best_per_loss_and_backend(df)
         for _, r in best.drop_duplicates("loss").iterrows():
             out.append(
                 f"The exact {r['loss']} optimum lies {r['statistical_error']:.3g} from the true "
@@ -129,7 +122,7 @@ def write(df, figures: list[Path], out_dir: Path, title: str) -> list[Path]:
     head = f"{len(df)} runs: " + ", ".join(
         f"{counts.get(k, 0)} {k}" for k in ("ok", "diverged", "skipped", "failed")
     )
-    best, not_ok = best_runs(df), df[df["status"] != "ok"]
+    best, not_ok = best_per_loss_and_backend(df), df[df["status"] != "ok"]
     figs = [os.path.relpath(f, out_dir) for f in figures]
     md = [
         f"# {title}",
@@ -149,7 +142,7 @@ def write(df, figures: list[Path], out_dir: Path, title: str) -> list[Path]:
     md += ["", "## Figures", ""] + [f"![{Path(f).stem}]({f})" for f in figs]
     md += ["", "## Every run", "", _md_table(df, ["run_name", "status", *BEST_COLUMNS[1:]])]
     md_path = out_dir / "report.md"
-    _atomic(md_path, "\n".join(md) + "\n")
+    write_atomic(md_path, "\n".join(md))
     page = [
         f"<!doctype html><meta charset='utf-8'><title>{html.escape(title)}</title>",
         "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}"
@@ -168,7 +161,7 @@ def write(df, figures: list[Path], out_dir: Path, title: str) -> list[Path]:
     ]
     page += ["<h2>Every run</h2>", _html_table(df, ["run_name", "status", *BEST_COLUMNS[1:]])]
     html_path = out_dir / "report.html"
-    _atomic(html_path, "\n".join(page) + "\n")
+    write_atomic(html_path, "\n".join(page))
     return [md_path, html_path]
 
 
@@ -178,9 +171,3 @@ def _html_table(df, columns) -> str:
     for _, r in df[cols].iterrows():
         rows.append("<tr>" + "".join(f"<td>{html.escape(_fmt(r[c]))}</td>" for c in cols) + "</tr>")
     return "\n".join(rows) + "</table>"
-
-
-def _atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)

@@ -19,6 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+# MLflow's own INFO lines (creating a store's tables...) stay out of linreg's terminal; set the
+# variable to INFO to see them.
+os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+
 MAX_METRICS_PER_BATCH = 1000  # MLflow's limit for one log_batch
 MAX_PARAMS_PER_BATCH = 100
 

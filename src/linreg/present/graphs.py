@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .core.losses import Loss
+from ..core.losses import Loss
 
 INSTALL_HINT = (
     "Graphviz's 'dot' program is not installed: computation graphs are logged as DOT source only. "
@@ -71,7 +71,7 @@ def torch_dot(X: np.ndarray, y: np.ndarray, theta: np.ndarray, loss: Loss) -> st
     from torch import nn
     from torchviz import make_dot
 
-    from .core.backends.torch_backend import criterion
+    from ..core.backends.torch_backend import criterion
 
     n, m = X.shape
     model = nn.Linear(m, 1)

@@ -1,9 +1,8 @@
 """The pictures of a run and of a sweep (matplotlib, Agg).  They read trajectories after training.
 
 Per run: the loss per epoch (log scale), the parameters per epoch with the true values dashed, and
-for one feature the data with the true and the fitted lines: the walkthrough's three plots.  Per
-sweep: the loss curves side by side and the parameter evolution per learning rate (the
-walkthrough's ``plot_param_evolution``).
+for one feature the data with the true and the fitted lines: the walkthrough's three plots.  The
+sweep's figures are in :mod:`.insight`.
 """
 
 from __future__ import annotations
@@ -78,60 +77,4 @@ def data_fit(path: Path, X, y, theta: np.ndarray, truth: np.ndarray | None, titl
     ax.plot(grid, theta[0] + theta[1] * grid, "r", lw=1.5, label="fitted")
     ax.set(xlabel="x", ylabel="y", title=title)
     ax.legend(fontsize=8)
-    return _save(fig, path)
-
-
-def sweep_loss_curves(path: Path, runs: list[dict]):
-    """One panel per loss; a line per run, coloured by lr, styled by backend."""
-    from matplotlib import colormaps
-
-    losses = sorted({r["loss"] for r in runs})
-    lrs = sorted({r["lr"] for r in runs})
-    styles = {"numpy": "-", "python": ":", "torch": "--"}
-    colours = colormaps["viridis"](np.linspace(0, 0.9, max(len(lrs), 1)))
-    fig, axes = _figure(5 * len(losses), 3.4, len(losses))
-    for ax, loss in zip(axes, losses, strict=True):
-        for r in runs:
-            if r["loss"] != loss or r.get("trajectory") is None:
-                continue
-            t = r["trajectory"]
-            ax.plot(
-                t["epoch"],
-                t["loss"],
-                styles.get(r["backend"], "-"),
-                lw=1,
-                c=colours[lrs.index(r["lr"])],
-            )
-        _log_y(ax)
-        ax.set(xlabel="epoch", ylabel="J(θ)", title=f"loss = {loss}")
-        for lr, c in zip(lrs, colours, strict=False):
-            ax.plot([], [], c=c, label=f"lr={lr:g}")
-        for b, s in styles.items():
-            ax.plot([], [], s, c="grey", label=b)
-        ax.legend(fontsize=7)
-    return _save(fig, path)
-
-
-def param_evolution(path: Path, runs: list[dict], truth: np.ndarray | None):
-    """The walkthrough's plot_param_evolution: weight and bias per epoch for each lr, true values
-    dashed.  One loss (mse when the sweep has it) and, per lr, its longest run."""
-    losses = sorted({r["loss"] for r in runs if r.get("trajectory") is not None})
-    loss = "mse" if "mse" in losses else losses[0]
-    by_lr: dict[float, dict] = {}
-    for r in runs:
-        t = r.get("trajectory")
-        if t is None or r["loss"] != loss:
-            continue
-        best = by_lr.get(r["lr"])
-        if best is None or len(t["epoch"]) > len(best["trajectory"]["epoch"]):
-            by_lr[r["lr"]] = r
-    fig, axes = _figure(10, 3.4, 2)
-    for ax, key, j in ((axes[0], "w_0", 1), (axes[1], "bias", 0)):
-        for lr in sorted(by_lr):
-            t = by_lr[lr]["trajectory"]
-            ax.plot(t["epoch"], t[key], lw=1.5, label=f"lr={lr:g}")
-        if truth is not None:
-            ax.axhline(truth[j], ls="--", c="k", lw=1, label="true")
-        ax.set(xlabel="epoch", ylabel=key, title=f"{key} per epoch (loss = {loss})")
-        ax.legend(fontsize=8)
     return _save(fig, path)

@@ -1,0 +1,150 @@
+"""Fail fast: a command line (or params.yaml) checked before anything is trained or recorded.
+
+The base config is composed once with Hydra's public ``compose``; then each value of each swept
+key is checked against the schema and the core's rules on its own (one composition per value of
+a group, one cheap update per value of a plain key), never every combination.  Checks that need
+a whole combination and the data (``batch_size`` > n) are the run's own: it is recorded as
+failed with the one-line reason.  Every error is one line naming the key, what is allowed and
+what was given (:class:`UsageError`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from omegaconf import DictConfig, OmegaConf
+
+from .config import CONF_DIR, GROUPS, RunConfig, check_runnable, run_config, schema_keys
+from .core.errors import LinregError
+
+
+class UsageError(Exception):
+    """A bad command line or params file; ``str()`` is the one line to print."""
+
+
+@dataclass
+class Checked:
+    base: DictConfig  # the composed config, hydra node included
+    run: RunConfig  # the base config, typed
+    sweeps: dict[str, list] = field(default_factory=dict)  # key -> its values
+
+
+def check(overrides: list[str], multirun: bool, config_name: str = "config") -> Checked:
+    """Check a Hydra command line; raises UsageError with the one line to print."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(overrides)
+    except Exception as exc:
+        raise UsageError(explain(exc)) from None
+    sweeps = [o for o in parsed if o.is_sweep_override()]
+    if sweeps and not multirun:
+        raise UsageError(f"{sweeps[0].input_line} is a sweep: add -m (--multirun) to run each value")
+    plain = [o.input_line for o in parsed if not o.is_sweep_override()]
+    base = compose(plain, config_name)
+    run = adapt(base)
+    if not multirun:
+        _checked(check_runnable, run)
+    grid = OmegaConf.select(base, "hydra.sweeper.params") if multirun else None
+    values: dict[str, list | None] = {o.key_or_group: _values(o) for o in sweeps}
+    try:  # a grid or search space in config (hydra.sweeper.params): the command line wins
+        for o in OverridesParser.create().parse_overrides([f"{k}={v}" for k, v in (grid or {}).items()]):
+            values.setdefault(o.key_or_group, _values(o))
+    except Exception as exc:
+        raise UsageError(f"hydra.sweeper.params: {explain(exc)}") from None
+    for key, vals in values.items():
+        for v in vals or []:
+            check_value(base, plain, key, v, config_name)
+    return Checked(base=base, run=run, sweeps=values)
+
+
+def _values(o) -> list | None:
+    """The values of a sweep override; None for a search space (interval, tag) that a sweeper
+    samples."""
+    if not o.is_sweep_override():
+        return [o.value()]
+    try:
+        return list(o.sweep_iterator())
+    except Exception:
+        return None
+
+
+def check_value(base: DictConfig, plain: list[str], key: str, value, config_name: str) -> None:
+    """One value of one swept key, on top of the base config."""
+    if key in GROUPS or "/" in key or key.startswith("hydra") or key.startswith("+"):
+        cfg = compose([*plain, f"{key}={value}"], config_name)
+    else:
+        cfg = base.copy()
+        try:
+            OmegaConf.update(cfg, key, value, merge=False, force_add=False)
+        except Exception as exc:
+            raise UsageError(explain(exc)) from None
+    adapt(cfg)
+
+
+def compose(overrides: list[str], config_name: str = "config") -> DictConfig:
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+
+    try:
+        with initialize_config_dir(str(CONF_DIR), version_base="1.3", job_name="check"):
+            return hydra_compose(config_name, overrides=overrides, return_hydra_config=True)
+    except Exception as exc:
+        raise UsageError(explain(exc)) from None
+
+
+def adapt(cfg: DictConfig) -> RunConfig:
+    return _checked(run_config, cfg)
+
+
+def _checked(fn, arg):
+    try:
+        return fn(arg)
+    except LinregError as err:
+        raise UsageError(str(err)) from None
+    except Exception as exc:
+        raise UsageError(explain(exc)) from None
+
+
+def explain(exc: BaseException) -> str:
+    """Hydra's and OmegaConf's errors as one line naming the key, what is allowed and the value."""
+    from hydra.errors import MissingConfigException
+    from omegaconf.errors import ConfigAttributeError, ConfigKeyError, ValidationError
+
+    if isinstance(exc, LinregError | UsageError):
+        return str(exc)
+    if isinstance(exc, MissingConfigException) and exc.options:
+        group, _, given = (exc.missing_cfg_file or "").rpartition("/")
+        return f"{group or 'config group'} must be one of {', '.join(exc.options)}, got {given!r}"
+    cause = exc.__cause__ or exc
+    key = getattr(cause, "full_key", None)
+    if isinstance(cause, ConfigKeyError | ConfigAttributeError) and key:
+        parent, _, name = key.rpartition(".")
+        known = ", ".join(schema_keys(parent)) or "no keys"
+        return f"{key} must be one of the keys of {parent or 'the config'} ({known}), got {name!r}"
+    if isinstance(cause, ValidationError) and key:
+        msg = str(cause).splitlines()[0]
+        match = re.search(r"Value '(.*)' of type '\w+' could not be converted to (\w+)", msg)
+        if match:
+            kind = _KINDS.get(match.group(2), f"a {match.group(2).lower()}")
+            return f"{key} must be {kind}, got {match.group(1)!r}"
+        if "is not a ListConfig" in msg or "could not be converted to a list" in msg.lower():
+            return f"{key} must be a list such as [2.5, -1.0], got a single value"
+        return f"{key}: {msg}"
+    text = str(exc).strip().splitlines()
+    match = re.search(r"Could not override '([^']+)'", text[0] if text else "")
+    if match:
+        key = match.group(1)
+        parent, _, name = key.rpartition(".")
+        known = ", ".join(schema_keys(parent)) or "no keys"
+        return f"{key} must be one of the keys of {parent or 'the config'} ({known}), got {name!r}"
+    return (text[0] if text else "") or type(exc).__name__
+
+
+_KINDS = {
+    "Integer": "an integer",
+    "Float": "a number",
+    "Boolean": "true or false",
+    "String": "a string",
+}

@@ -1,0 +1,226 @@
+"""A run's result as one typed record, and the files that hold records.
+
+:class:`RunRecord` is the single definition of what a run produces: its fields, in order, are the
+columns of ``summary.csv`` (``weights`` spreads into ``w_0 … w_{m-1}``), the report's tables, the
+names of the MLflow metrics and what the tests read.  ``result.json`` in a run folder is a record;
+it is written last and atomically, so its presence means the run ended.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+RESULT = "result.json"
+MANIFEST = "sweep.json"  # a sweep folder's manifest (linreg.tracking.sweep writes it)
+STATUSES = ("ok", "diverged", "skipped", "failed")
+
+
+@dataclass
+class RunRecord:
+    # what the run is
+    run_name: str
+    backend: str
+    device: str
+    loss: str
+    lr: float
+    epochs: int
+    status: str = "failed"  # ok | diverged | skipped | failed
+    # what it learned (original units), and how far that is from the truth and the optimum
+    bias: float | None = None
+    weights: list[float] = field(default_factory=list)
+    bias_error: float | None = None
+    weight_error: float | None = None
+    optimum_distance: float | None = None
+    train_loss: float | None = None
+    test_mse: float | None = None
+    r2_test: float | None = None
+    converged_epoch: int | None = None
+    wall_s: float | None = None
+    mlflow_run_id: str | None = None
+    # why it did not end ok, the rest of its settings, and more numbers
+    reason: str | None = None
+    momentum: float | None = None
+    batch_size: int | None = None
+    schedule: str | None = None
+    dtype: str | None = None
+    delta: float | None = None
+    epochs_run: int | None = None
+    theta_error: float | None = None
+    statistical_error: float | None = None
+    optimum_loss: float | None = None
+    r2_train: float | None = None
+    time_per_epoch_s: float | None = None
+    final_grad_norm: float | None = None
+    job_s: float | None = None
+    data_digest: str | None = None
+    run_folder: str | None = None
+    theta_true: list[float] | None = field(default=None, metadata={"column": False})
+
+    # --- columns and metrics -------------------------------------------------------------------
+    def row(self) -> dict[str, Any]:
+        """The record as one table row: column name -> value, ``weights`` spread out."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            if not f.metadata.get("column", True):
+                continue
+            value = getattr(self, f.name)
+            if f.name == "weights":
+                out.update({f"w_{j}": w for j, w in enumerate(value)})
+            else:
+                out[f.name] = value
+        return out
+
+    def metrics(self) -> dict[str, float]:
+        """The numbers MLflow records as the run's final metrics: the numeric columns that are
+        outcomes (settings such as lr are params), finite values only, under the column names."""
+        return {
+            k: float(v)
+            for k, v in self.row().items()
+            if k not in SETTINGS
+            and isinstance(v, int | float)
+            and not isinstance(v, bool)
+            and math.isfinite(v)
+        }
+
+    @property
+    def finished(self) -> bool:
+        return self.status in ("ok", "diverged")
+
+    # --- files ---------------------------------------------------------------------------------
+    def write(self, folder: Path) -> Path:
+        return write_atomic(Path(folder) / RESULT, json.dumps(jsonable(asdict(self)), indent=2))
+
+    @classmethod
+    def read(cls, folder: Path) -> RunRecord:
+        data = json.loads((Path(folder) / RESULT).read_text())
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+SETTINGS = ("lr", "epochs", "momentum", "batch_size", "delta")
+
+
+def columns(m: int) -> list[str]:
+    """The summary columns of a sweep whose widest model has ``m`` weights."""
+    out = []
+    for f in fields(RunRecord):
+        if f.name == "weights":
+            out += [f"w_{j}" for j in range(m)]
+        elif f.metadata.get("column", True):
+            out.append(f.name)
+    return out
+
+
+def frame(records: list[RunRecord]):
+    """One row per run, the columns in the record's order."""
+    import pandas as pd
+
+    m = max((len(r.weights) for r in records), default=1)
+    df = pd.DataFrame([r.row() for r in records], columns=columns(m))
+    df["converged_epoch"] = df["converged_epoch"].astype("Int64")
+    return df
+
+
+def error_key(df) -> str:
+    """What "best" means: closest to the true parameters, or to the optimum where the data has
+    no truth (a CSV)."""
+    return "weight_error" if df["weight_error"].notna().any() else "optimum_distance"
+
+
+def best_runs(df, by: list[str]):
+    """Per group of ``by``, the ok run with the smallest error (see :func:`error_key`)."""
+    ok = df[df["status"] == "ok"]
+    if ok.empty:
+        return ok
+    key = error_key(ok)
+    ok = ok[ok[key].notna()]
+    idx = ok.groupby(by)[key].idxmin()
+    return ok.loc[idx.to_numpy()].sort_values(by)
+
+
+def counts(records: list[RunRecord]) -> dict[str, int]:
+    out = dict.fromkeys(STATUSES, 0)
+    for r in records:
+        out[r.status] = out.get(r.status, 0) + 1
+    return out
+
+
+def write_atomic(path: Path, content: str | bytes) -> Path:
+    """Write a file whole or not at all: a reader never sees half of it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    if isinstance(content, bytes):
+        tmp.write_bytes(content)
+    else:
+        tmp.write_text(content if content.endswith("\n") else content + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def jsonable(obj):
+    if isinstance(obj, dict):
+        return {k: jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [jsonable(v) for v in obj]
+    if hasattr(obj, "item"):  # numpy scalars
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+# --- a sweep folder's records ------------------------------------------------------------------
+def read_manifest(sweep_dir: Path) -> dict:
+    return json.loads((Path(sweep_dir) / MANIFEST).read_text())
+
+
+def job_folders(sweep_dir: Path, manifest: dict) -> list[Path]:
+    """This sweep's run folders (Hydra made each, with its .hydra/), in job order."""
+    folders = [
+        p.parent
+        for p in Path(sweep_dir).glob("*/.hydra")
+        if p.stat().st_mtime >= manifest.get("started", 0) - 1
+    ]
+    return sorted(folders, key=lambda p: (int(p.name.split("-", 1)[0]), p.name))
+
+
+def records(sweep_dir: Path, manifest: dict | None = None) -> list[RunRecord]:
+    """Each run's record; a folder without result.json is a run that was interrupted."""
+    manifest = manifest or read_manifest(sweep_dir)
+    out = []
+    for folder in job_folders(sweep_dir, manifest):
+        try:
+            out.append(RunRecord.read(folder))
+        except (OSError, ValueError):
+            out.append(interrupted(folder))
+    return out
+
+
+def interrupted(folder: Path) -> RunRecord:
+    import yaml
+
+    try:
+        cfg = yaml.safe_load((folder / ".hydra" / "config.yaml").read_text())
+        what = dict(
+            backend=cfg["backend"]["name"],
+            device=cfg["device"]["name"],
+            loss=cfg["loss"]["name"],
+            lr=cfg["train"]["lr"],
+            epochs=cfg["train"]["epochs"],
+        )
+    except Exception:
+        what = dict(backend="?", device="?", loss="?", lr=float("nan"), epochs=0)
+    name = " · ".join(str(v) for v in what.values())
+    return RunRecord(
+        run_name=name,
+        **what,
+        status="failed",
+        reason="no result.json: the run was interrupted",
+        run_folder=folder.name,
+    )

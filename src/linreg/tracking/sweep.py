@@ -1,0 +1,133 @@
+"""A sweep's parent MLflow run, opened and closed by a Hydra callback.
+
+``on_multirun_start`` (in the process that launches the sweep, before any job) opens the parent
+run and writes the sweep's manifest, ``sweep.json``, in the sweep folder; every job reads its
+parent run from there, whatever the launcher.  ``on_multirun_end`` sums the runs up (the summary
+table, the counts, where to look) and closes the parent run.  Hydra turns a callback's exception
+into a warning, so :func:`close` is idempotent and ``linreg.train`` calls it again after the sweep
+(and after an interrupted one) to learn the exit status.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+
+from ..record import MANIFEST, RESULT, counts, read_manifest, records, write_atomic
+from .store import dvc_experiment, git_commit, open_store, resolve_uri
+
+NAMED = {"backend", "loss", "train.lr", "train.epochs", "device"}  # always in a run's name
+log = logging.getLogger("linreg")
+OPENED: list[Path] = []  # the sweep folders opened in this process, for linreg.train
+
+
+class SweepCallback(Callback):
+    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        open_sweep(config)
+
+    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        close(Path(config.hydra.sweep.dir))
+
+
+def swept(config: DictConfig) -> tuple[list[str], int | None]:
+    """The keys a sweep varies (command line and ``hydra.sweeper.params``) and its number of
+    runs (None when a sweeper chooses them as it goes, as Optuna does)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    lines = list(config.hydra.overrides.task)
+    grid = OmegaConf.select(config, "hydra.sweeper.params") or {}
+    lines += [f"{k}={v}" for k, v in grid.items()]
+    keys, n = [], 1
+    for o in OverridesParser.create().parse_overrides(lines):
+        if not o.is_sweep_override():
+            continue
+        keys.append(o.key_or_group)
+        try:
+            n *= len(list(o.sweep_iterator()))
+        except Exception:  # interval(), tag(): a search, not a grid
+            n = None if n is None else 0
+    return keys, (n or None)
+
+
+def open_sweep(config: DictConfig) -> dict:
+    """Open the parent run and write the manifest; returns it."""
+    sweep_dir = Path(config.hydra.sweep.dir)
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    for stale in sweep_dir.glob(f"*/{RESULT}"):
+        stale.unlink()  # a result from an earlier sweep must never pass for this one's
+    keys, n_runs = swept(config)
+    name = f"dvc · {dvc_experiment() or 'repro'}" if os.environ.get("DVC_ROOT") else sweep_dir.name
+    store = open_store(resolve_uri(config.tracking.uri), config.tracking.experiment)
+    parent = store.start_run(
+        f"{name} · {n_runs or 'search'} runs" if n_runs else f"{name} · search",
+        tags={
+            "kind": "sweep",
+            "mlflow.source.git.commit": git_commit(),
+            "dvc_experiment": dvc_experiment(),
+            "sweep_dir": str(sweep_dir.resolve()),
+            "status": "running",
+        },
+    )
+    overrides = list(config.hydra.overrides.task)
+    store.log_params(parent, {"overrides": " ".join(overrides) or "(none)", "n_runs": n_runs})
+    manifest = {
+        "sweep_name": name,
+        "parent_run_id": parent,
+        "tracking_uri": store.uri,
+        "experiment": config.tracking.experiment,
+        "overrides": overrides,
+        "vary": [k for k in keys if k not in NAMED and not k.startswith("hydra")],
+        "n_runs": n_runs,
+        "started": time.time(),
+        "stage": os.environ.get("LINREG_STAGE"),
+        "closed": False,
+    }
+    write_atomic(sweep_dir / MANIFEST, json.dumps(manifest, indent=2))
+    OPENED.append(sweep_dir)
+    return manifest
+
+
+def close(sweep_dir: Path) -> int:
+    """Sum the sweep up into its folder and its parent run, once; the exit status (1 if a run
+    failed or the sweep could not be recorded)."""
+    from ..present import summary
+
+    sweep_dir = Path(sweep_dir)
+    try:
+        manifest = read_manifest(sweep_dir)
+    except (OSError, ValueError):
+        log.error("error: the sweep's parent run was not opened (no %s in %s)", MANIFEST, sweep_dir)
+        return 1
+    recs = records(sweep_dir, manifest)
+    c = counts(recs)
+    if manifest.get("closed"):
+        return 1 if c["failed"] else 0
+    table = summary.write(recs, sweep_dir, figures=manifest.get("stage") != "train")
+    store = open_store(manifest["tracking_uri"], manifest["experiment"])
+    parent = manifest["parent_run_id"]
+    try:
+        for path in table:
+            store.log_artifact(parent, path, None if path.suffix == ".csv" else "figures")
+        store.log_metrics(parent, {f"n_{k}": v for k, v in c.items()})
+        store.set_tags(parent, {"status": "failed" if c["failed"] else "ok"})
+        store.client.update_run(parent, name=f"{manifest['sweep_name']} · {len(recs)} runs")
+    finally:
+        store.end_run(parent, "FAILED" if c["failed"] else "FINISHED")
+        manifest["closed"] = True
+        write_atomic(sweep_dir / MANIFEST, json.dumps(manifest, indent=2))
+    print(summary.console_table(recs))
+    print(
+        f"{manifest['sweep_name']}: {len(recs)} runs: "
+        + ", ".join(f"{v} {k}" for k, v in c.items())
+        + f"\n  runs:    {sweep_dir}/ (summary.csv, one folder per run)"
+        + f"\n  mlflow:  parent run {parent} in experiment {manifest['experiment']!r}"
+        + f" at {manifest['tracking_uri']} (make ui)",
+        flush=True,
+    )
+    return 1 if c["failed"] else 0
