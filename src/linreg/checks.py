@@ -40,7 +40,9 @@ def check(overrides: list[str], multirun: bool, config_name: str = "config") -> 
         raise UsageError(explain(exc)) from None
     sweeps = [o for o in parsed if o.is_sweep_override()]
     if sweeps and not multirun:
-        raise UsageError(f"{sweeps[0].input_line} is a sweep: add -m (--multirun) to run each value")
+        raise UsageError(
+            f"{sweeps[0].input_line} is a sweep: add -m (--multirun) to run each value"
+        )
     plain = [o.input_line for o in parsed if not o.is_sweep_override()]
     base = compose(plain, config_name)
     run = adapt(base)
@@ -49,14 +51,31 @@ def check(overrides: list[str], multirun: bool, config_name: str = "config") -> 
     grid = OmegaConf.select(base, "hydra.sweeper.params") if multirun else None
     values: dict[str, list | None] = {o.key_or_group: _values(o) for o in sweeps}
     try:  # a grid or search space in config (hydra.sweeper.params): the command line wins
-        for o in OverridesParser.create().parse_overrides([f"{k}={v}" for k, v in (grid or {}).items()]):
+        for o in OverridesParser.create().parse_overrides(
+            [f"{k}={v}" for k, v in (grid or {}).items()]
+        ):
             values.setdefault(o.key_or_group, _values(o))
     except Exception as exc:
         raise UsageError(f"hydra.sweeper.params: {explain(exc)}") from None
     for key, vals in values.items():
         for v in vals or []:
             check_value(base, plain, key, v, config_name)
+    _checked(check_data, run)
     return Checked(base=base, run=run, sweeps=values)
+
+
+def check_data(run: RunConfig) -> None:
+    """Read (or make) the data now: a missing or corrupt CSV or data folder stops the command
+    before any run.  The runs of this process reuse the cached copy."""
+    from .config import naming
+    from .core.data import DataSpec
+    from .runner import load_data
+
+    if run.data_dir is None and isinstance(run.data, DataSpec):
+        with naming("data."):  # a spec that cannot be drawn: name the data.* key
+            load_data(run)
+    else:  # data.dir / data.path errors already name the key
+        load_data(run)
 
 
 def _values(o) -> list | None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from .core.backends import BACKENDS
 from .core.data import DataSpec
@@ -29,72 +29,72 @@ DATA_KINDS = ("synthetic", "csv")
 GROUPS = ("data", "loss", "backend", "device")
 
 
-# --- the schema: types, no defaults (those are conf/'s) -----------------------------------------
+# --- the schema: types, no defaults (those are conf/'s; a field without one is MISSING) ---------
 @dataclass
 class DataConf:
-    kind: str = MISSING  # synthetic | csv
-    n_samples: int = MISSING
-    n_features: int = MISSING
-    weights: list[float] = MISSING
-    bias: float = MISSING
-    noise_std: float = MISSING
-    seed: int = MISSING
-    n_test: int = MISSING
-    outlier_fraction: float = MISSING
-    outlier_magnitude: float = MISSING
-    feature_scale: float = MISSING
-    init: str = MISSING
-    init_seed: int = MISSING
-    path: str | None = MISSING
-    target: str | None = MISSING
-    features: list[str] | None = MISSING
-    standardize: bool = MISSING
-    test_fraction: float = MISSING
-    dir: str | None = MISSING
+    kind: str  # synthetic | csv
+    n_samples: int
+    n_features: int
+    weights: list[float]
+    bias: float
+    noise_std: float
+    seed: int
+    n_test: int
+    outlier_fraction: float
+    outlier_magnitude: float
+    feature_scale: float
+    init: str
+    init_seed: int
+    path: str | None
+    target: str | None
+    features: list[str] | None
+    standardize: bool
+    test_fraction: float
+    dir: str | None
 
 
 @dataclass
 class LossConf:
-    name: str = MISSING
-    delta: float = MISSING
+    name: str
+    delta: float
 
 
 @dataclass
 class NameConf:
-    name: str = MISSING
+    name: str
 
 
 @dataclass
 class TrainConf:
-    lr: float = MISSING
-    epochs: int = MISSING
-    momentum: float = MISSING
-    batch_size: int | None = MISSING
-    schedule: str = MISSING
-    step_size: int = MISSING
-    gamma: float = MISSING
-    eta_min: float = MISSING
-    shuffle_seed: int = MISSING
-    dtype: str = MISSING
+    lr: float
+    epochs: int
+    momentum: float
+    batch_size: int | None
+    schedule: str
+    step_size: int
+    gamma: float
+    eta_min: float
+    shuffle_seed: int
+    dtype: str
 
 
 @dataclass
 class TrackingConf:
-    experiment: str = MISSING
-    uri: str | None = MISSING
-    figures: bool = MISSING
-    graph: bool = MISSING
-    objective: str | None = MISSING
+    experiment: str
+    uri: str | None
+    figures: bool
+    graph: bool
+    objective: str | None
 
 
 @dataclass
 class LinregConf:
-    data: DataConf = MISSING
-    loss: LossConf = MISSING
-    backend: NameConf = MISSING
-    device: NameConf = MISSING
-    train: TrainConf = MISSING
-    tracking: TrackingConf = MISSING
+    data: DataConf
+    loss: LossConf
+    backend: NameConf
+    device: NameConf
+    train: TrainConf
+    tracking: TrackingConf
 
 
 SECTIONS = {
@@ -182,8 +182,6 @@ def run_config(cfg: DictConfig) -> RunConfig:
         settings = TrainSettings(
             loss=loss, device=cfg.device.name, **OmegaConf.to_container(cfg.train, resolve=True)
         )
-        if isinstance(data, DataSpec):
-            settings.check_against(data.n_samples)
     t = cfg.tracking
     return RunConfig(
         data=data,
@@ -217,16 +215,17 @@ def check_runnable(run: RunConfig) -> None:
 
 def flat_params(cfg: DictConfig) -> dict[str, str]:
     """The config as MLflow params: dotted keys, string values, unset keys left out."""
-    out: dict[str, str] = {}
+    flat = flatten(OmegaConf.to_container(cfg, resolve=True))
+    return {k: str(v) for k, v in flat.items() if v != "???"}
 
-    def walk(prefix: str, node: Any) -> None:
-        if isinstance(node, dict):
-            for k, v in node.items():
-                walk(f"{prefix}{k}.", v)
-        elif node != "???":
-            out[prefix[:-1]] = str(node)
 
-    walk("", OmegaConf.to_container(cfg, resolve=True))
+def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
+    """A nested mapping as dotted key -> leaf value (a list is a leaf)."""
+    if not isinstance(node, dict):
+        return {prefix[:-1]: node}
+    out: dict[str, Any] = {}
+    for k, v in node.items():
+        out.update(flatten(v, f"{prefix}{k}."))
     return out
 
 

@@ -32,8 +32,8 @@ def metrics(df) -> dict:
     """What ``dvc metrics show`` and ``dvc exp show`` list: numbers that read well."""
     counts = df["status"].value_counts().to_dict()
     out: dict = {
-        "runs": len(df),
-        **{k: int(counts.get(k, 0)) for k in ("ok", "diverged", "skipped", "failed")},
+        "n_runs": len(df),
+        **{f"n_{k}": int(counts.get(k, 0)) for k in ("ok", "diverged", "skipped", "failed")},
         "backend_agreement": report.backend_agreement(df),
     }
     best = best_runs(df, ["loss"])
@@ -71,7 +71,9 @@ def build(runs_dir: str = RUNS_DIR, data_dir: str = DATA_DIR, out: str = RESULTS
     write_atomic(results_dir / "metrics.json", json.dumps(m, indent=2, ensure_ascii=False))
     plots = results_dir / "plots"
     ok = df[df["status"] == "ok"]
-    write_csv(ok[["run_name", "weight_error", "optimum_distance", "train_loss"]], plots / "errors.csv")
+    write_csv(
+        ok[["run_name", "weight_error", "optimum_distance", "train_loss"]], plots / "errors.csv"
+    )
     write_loss_curves(runs, recs, plots / "loss")
     figures = sweep_figures(runs, recs, results_dir / "figures", load_dataset(data))
     (results_dir / "figures").mkdir(parents=True, exist_ok=True)  # a DVC output, even if empty
@@ -115,8 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     agree = m["backend_agreement"]
     print(
-        f"evaluate: {m['runs']} runs: {m['ok']} ok, {m['diverged']} diverged, {m['skipped']} "
-        f"skipped, {m['failed']} failed; backends agree to "
+        f"evaluate: {m['n_runs']} runs: {m['n_ok']} ok, {m['n_diverged']} diverged, "
+        f"{m['n_skipped']} skipped, {m['n_failed']} failed; backends agree to "
         f"{'n/a' if agree is None else f'{agree:.1e}'}"
     )
     for epochs, wb in m.get("walkthrough", {}).items():

@@ -1,6 +1,6 @@
 """The DVC ``generate`` stage: the data of params.yaml's ``data`` section into data/.
 
-    python -m linreg.generate [params.yaml] [data]
+python -m linreg.generate [params.yaml] [data]
 """
 
 from __future__ import annotations

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 from .checks import UsageError, compose
-from .config import GROUPS, SECTIONS, schema_keys
+from .config import GROUPS, SECTIONS, flatten, schema_keys
 
 PARAMS = "params.yaml"
 DATA_DIR = "data"
@@ -47,29 +46,22 @@ def load(path: str | os.PathLike = PARAMS) -> dict:
 
 def grid(params: dict) -> dict[str, list]:
     """The grid as config key -> values, each key checked."""
-    out: dict[str, list] = {}
-
-    def walk(prefix: str, node: Any) -> None:
-        if isinstance(node, dict):
-            for k, v in node.items():
-                walk(f"{prefix}{k}.", v)
-            return
-        key = prefix[:-1]
+    out = flatten(params.get("grid") or {})
+    for key, values in out.items():
         section, _, name = key.partition(".")
         if section == "data":
             raise UsageError(
                 f"grid.{key} must not be swept in the pipeline (the generate stage makes one "
                 "dataset; sweep data in an ad-hoc multirun: linreg -m data=walkthrough,multi)"
             )
-        known = key in GROUPS or (section in SECTIONS and name in schema_keys(section))
-        if not known:
-            keys = [*GROUPS[1:], *(f"{s}.{k}" for s in ("train", "tracking") for k in schema_keys(s))]
+        if not (key in GROUPS or (section in SECTIONS and name in schema_keys(section))):
+            keys = [
+                *GROUPS[1:],
+                *(f"{s}.{k}" for s in ("train", "tracking") for k in schema_keys(s)),
+            ]
             raise UsageError(f"grid.{key} must name a config key ({', '.join(keys)}), got {key!r}")
-        if not isinstance(node, list) or not node:
-            raise UsageError(f"grid.{key} must be a non-empty list of values, got {node!r}")
-        out[key] = node
-
-    walk("", params.get("grid") or {})
+        if not isinstance(values, list) or not values:
+            raise UsageError(f"grid.{key} must be a non-empty list of values, got {values!r}")
     return out
 
 

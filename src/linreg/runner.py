@@ -262,7 +262,11 @@ def progress_line(r: RunRecord, place: Place) -> str:
     num = ""
     if place.index is not None:
         width = len(str(place.total or place.index + 1))
-        num = f"[{place.index + 1:>{width}}/{place.total}] " if place.total else f"[{place.index + 1}] "
+        num = (
+            f"[{place.index + 1:>{width}}/{place.total}] "
+            if place.total
+            else f"[{place.index + 1}] "
+        )
     if r.finished and r.bias is not None:
         ws = ", ".join(f"{w:.4f}" for w in r.weights[:3]) + (", …" if len(r.weights) > 3 else "")
         detail = f"w=[{ws}] b={r.bias:.4f}"
