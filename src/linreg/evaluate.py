@@ -16,12 +16,12 @@ import sys
 from pathlib import Path
 
 from .core.datafiles import META, load_dataset
-from .params import DATA_DIR, RUNS_DIR
 from .present import report
-from .present.summary import load_trajectories, sweep_figures, write_csv
+from .present.comparison import load_trajectories, sweep_figures
+from .present.summary import write_csv
 from .record import MANIFEST, best_runs, error_key, frame, read_manifest, records, write_atomic
 
-RESULTS_DIR = "results"
+RUNS_DIR, DATA_DIR, RESULTS_DIR = "runs", "data", "results"  # the stages' folders (dvc.yaml)
 
 
 class EvaluateError(Exception):
@@ -97,7 +97,7 @@ def write_loss_curves(runs: Path, recs, folder: Path) -> None:
 
 def _attach(manifest: dict, results_dir: Path, m: dict) -> None:
     """The evaluation joins the sweep's parent run in MLflow."""
-    from .tracking import open_store
+    from .tracking.store import open_store
 
     store = open_store(manifest["tracking_uri"], manifest["experiment"])
     parent = manifest["parent_run_id"]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import logging
 import time
 import traceback
@@ -28,11 +27,11 @@ from .core.datafiles import CsvSpec, load_csv, load_dataset
 from .core.device import resolve_device
 from .core.errors import LinregError, UnsupportedCombination
 from .core.evaluation import evaluate, optimum
-from .present import figures, graphs
-from .record import RunRecord, jsonable
-from .tracking import dvc_experiment, git_commit, open_store, resolve_uri
+from .present.run_folder import write_run_files
+from .record import RunRecord
+from .tracking import open_store, resolve_uri
+from .tracking.run import log_run, run_tags
 
-MAX_LOGGED_WEIGHTS = 10  # above this, the per-epoch weights are logged as their norm
 log = logging.getLogger("linreg")
 
 
@@ -137,18 +136,6 @@ def new_record(run: RunConfig, place: Place, keep: RunRecord | None = None) -> R
     return rec
 
 
-def run_tags(run: RunConfig) -> dict:
-    return {
-        "backend": run.backend,
-        "loss": run.settings.loss.name,
-        "device": run.settings.device,
-        "dtype": run.settings.dtype,
-        "mlflow.source.git.commit": git_commit(),
-        "dvc_experiment": dvc_experiment(),
-        "status": "running",
-    }
-
-
 def fill(rec: RunRecord, traj, ev) -> None:
     """The numbers of a trained run: learned parameters, errors, losses, timing."""
     rec.status = traj.status
@@ -175,86 +162,6 @@ def _close(store, run_id: str, rec: RunRecord) -> None:
         store.set_tags(run_id, tags)
     finally:
         store.end_run(run_id, "FAILED" if rec.status == "failed" else "FINISHED")
-
-
-def trajectory_table(traj, m: int):
-    import pandas as pd
-
-    cols = {"epoch": np.arange(traj.epochs_run), "loss": traj.loss}
-    for j, label in enumerate(figures.param_labels(m)):
-        cols[label] = traj.theta[:, j]
-    cols["grad_norm"] = traj.grad_norm
-    cols["lr"] = traj.lr
-    return pd.DataFrame(cols)
-
-
-def write_run_files(out: Path, run: RunConfig, title: str, data: Dataset, traj, ev) -> list[Path]:
-    """The run folder: trajectory table, evaluation, graph, figures."""
-    m = data.n_features
-    trajectory_table(traj, m).to_csv(out / "trajectory.csv", index=False)
-    (out / "evaluation.json").write_text(json.dumps(jsonable(ev.to_dict()), indent=2))
-    files = [out / "trajectory.csv", out / "evaluation.json"]
-    if run.tracking.graph:
-        if run.backend == "torch":
-            dot = graphs.torch_dot(data.X, data.y, data.theta0, run.settings.loss)
-        else:
-            dot = graphs.formula_dot(run.backend, run.settings.loss, len(data.y), m)
-        files += graphs.write_graph(out, dot)
-    if run.tracking.figures and traj.epochs_run:
-        truth = data.theta_true
-        theta_hist = (
-            np.array([data.to_original_units(t) for t in traj.theta])
-            if data.feature_mean is not None
-            else traj.theta
-        )
-        files.append(figures.loss_curve(out / "loss.png", traj.loss, title, ev.optimum_loss))
-        files.append(figures.param_trajectory(out / "params.png", theta_hist, truth, title))
-        if m == 1:
-            theta = np.array([ev.bias, *ev.weights])
-            X_raw = data.X
-            if data.feature_mean is not None:
-                X_raw = data.X * data.feature_scale + data.feature_mean
-            files.append(figures.data_fit(out / "fit.png", X_raw, data.y, theta, truth, title))
-    return files
-
-
-def step_series(traj, m: int) -> dict[str, np.ndarray]:
-    series = {"loss": traj.loss, "bias": traj.theta[:, 0]}
-    if m <= MAX_LOGGED_WEIGHTS:
-        for j in range(m):
-            series[f"w_{j}"] = traj.theta[:, j + 1]
-    else:
-        series["weight_norm"] = np.linalg.norm(traj.theta[:, 1:], axis=1)
-    series["grad_norm"] = traj.grad_norm
-    if len(set(traj.lr.tolist())) > 1:
-        series["lr"] = traj.lr
-    return series
-
-
-def log_run(store, run_id, run: RunConfig, data: Dataset, traj, rec, out: Path, files) -> None:
-    store.log_metrics(run_id, rec.metrics())
-    store.log_steps(run_id, step_series(traj, data.n_features))
-    for f in files:
-        store.log_artifact(run_id, f)
-    if (out / ".hydra").is_dir():  # Hydra's own record: the composed config and the overrides
-        store.log_artifacts(run_id, out / ".hydra", "config")
-    import pandas as pd
-
-    df = pd.DataFrame(data.X, columns=data.feature_names)
-    df[data.target_name] = data.y
-    source = {"made_by": "linreg.core.data", "kind": data.spec.get("kind")}
-    if run.data_dir:
-        source["dir"] = str(Path(run.data_dir).resolve())
-    if data.spec.get("kind") == "csv":
-        source["csv"] = str(Path(data.spec["path"]).resolve())
-    store.log_dataset(
-        run_id,
-        df,
-        name=f"{data.spec.get('kind', 'data')}-{data.digest[:8]}",
-        digest=data.digest,
-        source=source,
-        context="training",
-    )
 
 
 def progress_line(r: RunRecord, place: Place) -> str:

@@ -1,7 +1,5 @@
-"""The sweep's figures: every run's loss curve, the parameter evolution per learning rate (the
-walkthrough's ``plot_param_evolution``), and those that teach more than the walkthrough: the loss
-landscape with every run's path on it, the lr × epochs heatmap of the error, and MSE against MAE
-on data with outliers.
+"""The sweep figures that teach more than the walkthrough's: the loss landscape with every run's
+path on it, the lr × epochs heatmap of the error, and MSE against MAE on data with outliers.
 
 They read the sweep's results and trajectories after training, and the data itself (for the
 landscape and the outliers); each returns the file it wrote, or None when the sweep does not have
@@ -19,7 +17,7 @@ from ..core.data import Dataset
 from ..core.evaluation import design, optimum
 from ..core.losses import Loss
 from ..record import best_runs, error_key
-from .figures import _figure, _log_y, _save
+from .figures import _figure, _save
 
 MAX_LANDSCAPE_ROWS = 5000  # the contours of a large dataset use a fixed subsample
 
@@ -173,60 +171,4 @@ def outliers(path: Path, runs: list[dict], data: Dataset) -> Path | None:
         )
     ax.set(xlabel="x", ylabel="y", title="MSE against MAE with outliers")
     ax.legend(fontsize=7)
-    return _save(fig, path)
-
-
-def sweep_loss_curves(path: Path, runs: list[dict]):
-    """One panel per loss; a line per run, coloured by lr, styled by backend."""
-    from matplotlib import colormaps
-
-    losses = sorted({r["loss"] for r in runs})
-    lrs = sorted({r["lr"] for r in runs})
-    styles = {"numpy": "-", "python": ":", "torch": "--"}
-    colours = colormaps["viridis"](np.linspace(0, 0.9, max(len(lrs), 1)))
-    fig, axes = _figure(5 * len(losses), 3.4, len(losses))
-    for ax, loss in zip(axes, losses, strict=True):
-        for r in runs:
-            if r["loss"] != loss or r.get("trajectory") is None:
-                continue
-            t = r["trajectory"]
-            ax.plot(
-                t["epoch"],
-                t["loss"],
-                styles.get(r["backend"], "-"),
-                lw=1,
-                c=colours[lrs.index(r["lr"])],
-            )
-        _log_y(ax)
-        ax.set(xlabel="epoch", ylabel="J(θ)", title=f"loss = {loss}")
-        for lr, c in zip(lrs, colours, strict=False):
-            ax.plot([], [], c=c, label=f"lr={lr:g}")
-        for b, s in styles.items():
-            ax.plot([], [], s, c="grey", label=b)
-        ax.legend(fontsize=7)
-    return _save(fig, path)
-
-
-def param_evolution(path: Path, runs: list[dict], truth: np.ndarray | None):
-    """The walkthrough's plot_param_evolution: weight and bias per epoch for each lr, true values
-    dashed.  One loss (mse when the sweep has it) and, per lr, its longest run."""
-    losses = sorted({r["loss"] for r in runs if r.get("trajectory") is not None})
-    loss = "mse" if "mse" in losses else losses[0]
-    by_lr: dict[float, dict] = {}
-    for r in runs:
-        t = r.get("trajectory")
-        if t is None or r["loss"] != loss:
-            continue
-        best = by_lr.get(r["lr"])
-        if best is None or len(t["epoch"]) > len(best["trajectory"]["epoch"]):
-            by_lr[r["lr"]] = r
-    fig, axes = _figure(10, 3.4, 2)
-    for ax, key, j in ((axes[0], "w_0", 1), (axes[1], "bias", 0)):
-        for lr in sorted(by_lr):
-            t = by_lr[lr]["trajectory"]
-            ax.plot(t["epoch"], t[key], lw=1.5, label=f"lr={lr:g}")
-        if truth is not None:
-            ax.axhline(truth[j], ls="--", c="k", lw=1, label="true")
-        ax.set(xlabel="epoch", ylabel=key, title=f"{key} per epoch (loss = {loss})")
-        ax.legend(fontsize=8)
     return _save(fig, path)

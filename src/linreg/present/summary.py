@@ -14,6 +14,8 @@ def write(records: list[RunRecord], folder: Path, figures: bool = True, data=Non
     ``folder``; returns the files written."""
     written = [write_csv(frame(records), Path(folder) / "summary.csv")]
     if figures:
+        from .comparison import sweep_figures
+
         written += sweep_figures(Path(folder), records, Path(folder), data)
     return written
 
@@ -30,44 +32,6 @@ def console_table(records: list[RunRecord]) -> str:
     for c in cols[2:]:
         view[c] = view[c].map(lambda v: "" if v is None or v != v else f"{v:.4g}")
     return view.to_string(index=False)
-
-
-def load_trajectories(folder: Path, records: list[RunRecord]) -> list[dict]:
-    """Each record as a dict with its trajectory table attached (None where it has none)."""
-    import pandas as pd
-
-    runs = []
-    for r in records:
-        path = Path(folder) / (r.run_folder or "") / "trajectory.csv"
-        traj = pd.read_csv(path) if r.finished and path.is_file() else None
-        runs.append({**r.row(), "theta_true": r.theta_true, "trajectory": traj})
-    return runs
-
-
-def sweep_figures(folder: Path, records: list[RunRecord], out_dir: Path, data=None) -> list[Path]:
-    """The comparison figures of a sweep: every run's loss curve, the parameter evolution per lr
-    (one feature), the lr × epochs error heatmap, and, given the sweep's one dataset, the loss
-    landscape with the runs' paths and the outliers figure (see :mod:`.insight`)."""
-    import numpy as np
-
-    from . import insight
-
-    everything = load_trajectories(folder, records)
-    runs = [r for r in everything if r["trajectory"] is not None]
-    if not runs:
-        return []
-    out_dir.mkdir(parents=True, exist_ok=True)
-    made = [insight.sweep_loss_curves(out_dir / "loss_curves.png", runs)]
-    columns = runs[0]["trajectory"].columns
-    if "w_0" in columns and "w_1" not in columns:
-        truth = runs[0]["theta_true"]
-        truth = None if truth is None else np.asarray(truth, dtype=np.float64)
-        made.append(insight.param_evolution(out_dir / "param_evolution.png", runs, truth))
-    made.append(insight.error_heatmap(out_dir / "error_heatmap.png", everything))
-    if data is not None:
-        made.append(insight.loss_landscape(out_dir / "loss_landscape.png", runs, data))
-        made.append(insight.outliers(out_dir / "outliers.png", runs, data))
-    return [p for p in made if p is not None]
 
 
 def describe(r: RunRecord) -> str:

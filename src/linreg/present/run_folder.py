@@ -1,0 +1,54 @@
+"""A run's folder: its trajectory table, evaluation, computation graph and figures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..config import RunConfig
+from ..core.data import Dataset
+from ..record import jsonable
+from . import figures, graphs
+
+
+def trajectory_table(traj, m: int):
+    import pandas as pd
+
+    cols = {"epoch": np.arange(traj.epochs_run), "loss": traj.loss}
+    for j, label in enumerate(figures.param_labels(m)):
+        cols[label] = traj.theta[:, j]
+    cols["grad_norm"] = traj.grad_norm
+    cols["lr"] = traj.lr
+    return pd.DataFrame(cols)
+
+
+def write_run_files(out: Path, run: RunConfig, title: str, data: Dataset, traj, ev) -> list[Path]:
+    """The run folder: trajectory table, evaluation, graph, figures."""
+    m = data.n_features
+    trajectory_table(traj, m).to_csv(out / "trajectory.csv", index=False)
+    (out / "evaluation.json").write_text(json.dumps(jsonable(ev.to_dict()), indent=2))
+    files = [out / "trajectory.csv", out / "evaluation.json"]
+    if run.tracking.graph:
+        if run.backend == "torch":
+            dot = graphs.torch_dot(data.X, data.y, data.theta0, run.settings.loss)
+        else:
+            dot = graphs.formula_dot(run.backend, run.settings.loss, len(data.y), m)
+        files += graphs.write_graph(out, dot)
+    if run.tracking.figures and traj.epochs_run:
+        truth = data.theta_true
+        theta_hist = (
+            np.array([data.to_original_units(t) for t in traj.theta])
+            if data.feature_mean is not None
+            else traj.theta
+        )
+        files.append(figures.loss_curve(out / "loss.png", traj.loss, title, ev.optimum_loss))
+        files.append(figures.param_trajectory(out / "params.png", theta_hist, truth, title))
+        if m == 1:
+            theta = np.array([ev.bias, *ev.weights])
+            X_raw = data.X
+            if data.feature_mean is not None:
+                X_raw = data.X * data.feature_scale + data.feature_mean
+            files.append(figures.data_fit(out / "fit.png", X_raw, data.y, theta, truth, title))
+    return files

@@ -1,0 +1,64 @@
+"""A run in MLflow: its tags, and its metrics, per-epoch series, artifacts and dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..config import RunConfig
+from ..core.data import Dataset
+from .store import dvc_experiment, git_commit
+
+MAX_LOGGED_WEIGHTS = 10  # above this, the per-epoch weights are logged as their norm
+
+
+def run_tags(run: RunConfig) -> dict:
+    return {
+        "backend": run.backend,
+        "loss": run.settings.loss.name,
+        "device": run.settings.device,
+        "dtype": run.settings.dtype,
+        "mlflow.source.git.commit": git_commit(),
+        "dvc_experiment": dvc_experiment(),
+        "status": "running",
+    }
+
+
+def step_series(traj, m: int) -> dict[str, np.ndarray]:
+    series = {"loss": traj.loss, "bias": traj.theta[:, 0]}
+    if m <= MAX_LOGGED_WEIGHTS:
+        for j in range(m):
+            series[f"w_{j}"] = traj.theta[:, j + 1]
+    else:
+        series["weight_norm"] = np.linalg.norm(traj.theta[:, 1:], axis=1)
+    series["grad_norm"] = traj.grad_norm
+    if len(set(traj.lr.tolist())) > 1:
+        series["lr"] = traj.lr
+    return series
+
+
+def log_run(store, run_id, run: RunConfig, data: Dataset, traj, rec, out: Path, files) -> None:
+    store.log_metrics(run_id, rec.metrics())
+    store.log_steps(run_id, step_series(traj, data.n_features))
+    for f in files:
+        store.log_artifact(run_id, f)
+    if (out / ".hydra").is_dir():  # Hydra's own record: the composed config and the overrides
+        store.log_artifacts(run_id, out / ".hydra", "config")
+    import pandas as pd
+
+    df = pd.DataFrame(data.X, columns=data.feature_names)
+    df[data.target_name] = data.y
+    source = {"made_by": "linreg.core.data", "kind": data.spec.get("kind")}
+    if run.data_dir:
+        source["dir"] = str(Path(run.data_dir).resolve())
+    if data.spec.get("kind") == "csv":
+        source["csv"] = str(Path(data.spec["path"]).resolve())
+    store.log_dataset(
+        run_id,
+        df,
+        name=f"{data.spec.get('kind', 'data')}-{data.digest[:8]}",
+        digest=data.digest,
+        source=source,
+        context="training",
+    )
