@@ -74,7 +74,7 @@ def build(runs_dir: str = RUNS_DIR, data_dir: str = DATA_DIR, out: str = RESULTS
     write_csv(
         ok[["run_name", "weight_error", "optimum_distance", "train_loss"]], plots / "errors.csv"
     )
-    write_loss_curves(runs, recs, plots / "loss")
+    write_loss_curves(runs, recs, plots / "loss.csv")
     figures = sweep_figures(runs, recs, results_dir / "figures", load_dataset(data))
     (results_dir / "figures").mkdir(parents=True, exist_ok=True)  # a DVC output, even if empty
     report.write(df, figures, results_dir, f"linreg · {manifest['sweep_name']}")
@@ -82,17 +82,19 @@ def build(runs_dir: str = RUNS_DIR, data_dir: str = DATA_DIR, out: str = RESULTS
     return m
 
 
-def write_loss_curves(runs: Path, recs, folder: Path) -> None:
-    """One CSV per finished run (epoch, loss): ``dvc plots show`` overlays them, ``dvc plots
-    diff`` compares them across experiments."""
-    import shutil
+def write_loss_curves(runs: Path, recs, path: Path) -> None:
+    """Every finished run's loss per epoch in one long table (run, epoch, loss): ``dvc plots
+    show`` overlays them (.dvc/plots/loss_by_run.json), ``dvc plots diff`` compares them across
+    experiments."""
+    import pandas as pd
 
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    for r in load_trajectories(runs, recs):
-        if r["trajectory"] is not None:
-            name = r["run_folder"].split("-", 1)[-1]
-            write_csv(r["trajectory"][["epoch", "loss"]], folder / f"{name}.csv")
+    parts = [
+        r["trajectory"][["epoch", "loss"]].assign(run=r["run_name"])[["run", "epoch", "loss"]]
+        for r in load_trajectories(runs, recs)
+        if r["trajectory"] is not None
+    ]
+    table = pd.concat(parts) if parts else pd.DataFrame(columns=["run", "epoch", "loss"])
+    write_csv(table, path)
 
 
 def _attach(manifest: dict, results_dir: Path, m: dict) -> None:

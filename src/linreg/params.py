@@ -86,6 +86,11 @@ def split(path: str | os.PathLike = PARAMS) -> tuple[list[str], dict[str, list]]
             full = f"{section}.{key}"
             if not (key == "name" and section in GROUPS) and full not in sweeps:
                 args.append(f"{full}={value(v)}")
+    if data.get("dir") is not None:
+        raise UsageError(
+            f"data.dir must be null in the pipeline (the generate stage writes {DATA_DIR}/ and "
+            f"the train stage reads it), got {data['dir']!r}"
+        )
     check_single_homes(params, sweeps)
     return args, sweeps
 
