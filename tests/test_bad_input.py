@@ -1,12 +1,23 @@
-"""Every bad input is a LinregError naming the parameter, what is allowed and what was given."""
+"""Every bad input is one line naming the parameter, what is allowed and what was given.
+
+The core raises LinregError; the pipeline's commands (``python -m linreg.train``, ``--params``,
+``python -m linreg.generate``) print that line as ``error: ...`` and exit 2 before anything is
+trained or recorded: a bad value anywhere in a grid, in params.yaml or on the command line.
+"""
 
 from __future__ import annotations
 
+import copy
+import os
 import pickle
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from linreg.core import (
     BACKENDS,
@@ -355,3 +366,303 @@ def test_data_overflowing_float32_is_a_linreg_error(tmp_path):
     # standardised, the same column fits: it is the stored (float32) values that must fit
     ds = load_csv(CsvSpec(path=str(path), target="y", test_fraction=0.0, standardize=True))
     assert np.isfinite(ds.X).all()
+
+
+# === the pipeline's commands: one line, exit 2, nothing trained or recorded ======================
+REPO = Path(__file__).resolve().parents[1]
+PARAMS = REPO / "params.yaml"
+
+
+def command(module: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """``python -m linreg.<module> args`` in ``cwd``, its MLflow store a sqlite file there."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "DVC_", "HYDRA_"))}
+    env |= {"MLFLOW_TRACKING_URI": f"sqlite:///{cwd / 'mlflow.db'}", "MPLBACKEND": "Agg"}
+    return subprocess.run(
+        [sys.executable, "-m", f"linreg.{module}", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess, message: str) -> None:
+    assert proc.returncode == 2, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    assert proc.stdout == ""
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: "), lines[0]
+    assert re.search(message, lines[0]), lines[0]
+
+
+def write_params(folder: Path, change) -> Path:
+    """A copy of the committed params.yaml, changed by ``change(dict)`` (or replaced by text)."""
+    path = folder / "params.yaml"
+    if isinstance(change, str):
+        path.write_text(change)
+    else:
+        params = copy.deepcopy(yaml.safe_load(PARAMS.read_text()))
+        change(params)
+        path.write_text(yaml.safe_dump(params, sort_keys=False))
+    return path
+
+
+def _set(section: str, key: str, value):
+    def change(params: dict) -> None:
+        node = params
+        for part in section.split("."):
+            node = node.setdefault(part, {})
+        node[key] = value
+
+    return change
+
+
+# A value placed where it would be ignored, or a bad value anywhere in params.yaml.
+BAD_PARAMS = {
+    "swept-key-set-too": (
+        _set("train", "lr", 0.05),
+        r"train\.lr must be left to the grid \(grid\.train\.lr sweeps it; "
+        r"set -S 'grid\.train\.lr=\[0\.05\]' instead\), got train\.lr=0\.05$",
+    ),
+    "swept-group-set-too": (
+        _set("loss", "name", "mae"),
+        r"loss\.name must be left to the grid \(grid\.loss sweeps it.*got loss\.name=mae$",
+    ),
+    "old-sweep-section": (
+        lambda p: p.update(sweep={"lr": [0.1]}),
+        r"sections must be among data, loss, backend, device, train, tracking, grid, "
+        r"got 'sweep'$",
+    ),
+    "unknown-section": (lambda p: p.update(foo={"x": 1}), r"sections must be .*got 'foo'$"),
+    "grid-key-typo": (
+        _set("grid.train", "lrr", [0.1]),
+        r"grid\.train\.lrr must name a config key \(.*\btrain\.lr\b.*\), got 'train\.lrr'$",
+    ),
+    "grid-unknown-key": (_set("grid", "foo", [1]), r"grid\.foo must name a config key"),
+    "grid-empty-list": (
+        _set("grid.train", "lr", []),
+        r"grid\.train\.lr must be a non-empty list of values, got \[\]$",
+    ),
+    "grid-scalar": (
+        _set("grid.train", "lr", 0.05),
+        r"grid\.train\.lr must be a non-empty list of values, got 0\.05$",
+    ),
+    "grid-data": (
+        _set("grid.data", "n_samples", [50, 100]),
+        r"grid\.data\.n_samples must not be swept in the pipeline",
+    ),
+    "section-key-typo": (
+        _set("train", "lrr", 1),
+        r"train\.lrr must be one of the keys of train \(.*\blr\b.*\), got 'lrr'$",
+    ),
+    "tracking-key-typo": (_set("tracking", "foo", 1), r"tracking\.foo must be one of the keys"),
+    "bad-yaml": ("train:\n  lr: [0.1\n", r"params\.yaml must be valid YAML"),
+    "not-a-mapping": ("- 1\n- 2\n", r"params\.yaml must be a mapping of data, .*grid"),
+    "grid-bad-value": (_set("grid.train", "lr", [0.1, -1]), r"train\.lr must be a number > 0"),
+    "grid-bad-value-first": (_set("grid.train", "lr", [0, 0.1]), r"train\.lr must be a number > 0"),
+    "grid-bad-choice": (
+        _set("grid", "loss", ["mse", "msee"]),
+        r"loss must be one of huber, mae, mse, mse_half, got 'msee'$",
+    ),
+    "grid-bad-integer": (
+        _set("grid.train", "epochs", [10, "abc"]),
+        r"train\.epochs must be an integer, got 'abc'$",
+    ),
+    "grid-bad-device": (_set("grid", "device", ["cpu", "tpu"]), r"device must be one of .*'tpu'$"),
+    "bad-single-value": (_set("data", "n_samples", 1), r"data\.n_samples must be an integer >= 2"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_PARAMS))
+def test_bad_params_file_stops_the_train_stage(tmp_path, case):
+    change, message = BAD_PARAMS[case]
+    write_params(tmp_path, change)
+    stage = ["--params", "params.yaml", "data.dir=data", "hydra.sweep.dir=runs"]
+    proc = command("train", *stage, cwd=tmp_path)
+    assert_one_line_error(proc, message)
+    assert sorted(os.listdir(tmp_path)) == ["params.yaml"]  # no mlflow.db, runs/, mlruns/
+
+
+def test_the_committed_params_pass_the_same_checks(tmp_path):
+    """The control for the cases above: only their change makes the copy fail."""
+    from linreg import params
+    from linreg.checks import check
+
+    path = write_params(tmp_path, lambda p: None)
+    checked = check(params.overrides(path), multirun=True)
+    assert set(checked.sweeps) == {"train.lr", "train.epochs", "loss", "backend"}
+
+
+@pytest.mark.slow
+def test_a_good_params_file_trains(tmp_path):
+    """The control of "nothing trained": a one-run grid does make the store and the runs."""
+    grid = {"train": {"lr": [0.1], "epochs": [2]}, "loss": ["mse"], "backend": ["numpy"]}
+    tracking = {"experiment": "linreg", "uri": None, "figures": False, "graph": False}
+    write_params(tmp_path, lambda p: p.update(grid=grid, tracking=tracking | {"objective": None}))
+    proc = command("train", "--params", "params.yaml", "hydra.sweep.dir=runs", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert {"mlflow.db", "runs"} <= set(os.listdir(tmp_path))
+    assert (tmp_path / "runs" / "0-numpy-mse-lr=0.1-ep=2-cpu" / "result.json").is_file()
+
+
+BAD_DATA = {
+    "too-few-samples": (_set("data", "n_samples", 1), r"data\.n_samples must be an integer >= 2"),
+    "weights-length": (
+        _set("data", "weights", [1.0, 2.0]),
+        r"data\.weights must be a list of n_features = 1 numbers, got \[1\.0, 2\.0\]$",
+    ),
+    "data-kind": (_set("data", "kind", "csvv"), r"data\.kind must be one of synthetic, csv"),
+    "data-key-typo": (_set("data", "n_sample", 5), r"data\.n_sample must be one of the keys"),
+    "bad-yaml": ("data: {n_samples: 5\n", r"params\.yaml must be valid YAML"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_DATA))
+def test_bad_data_stops_the_generate_stage(tmp_path, case):
+    change, message = BAD_DATA[case]
+    write_params(tmp_path, change)
+    proc = command("generate", "params.yaml", str(tmp_path / "data"), cwd=tmp_path)
+    assert_one_line_error(proc, message)
+    assert sorted(os.listdir(tmp_path)) == ["params.yaml"]
+
+
+def test_good_data_is_generated(tmp_path):
+    write_params(tmp_path, _set("data", "n_samples", 20))
+    proc = command("generate", "params.yaml", str(tmp_path / "data"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("generate: 20 training and 100 test samples"), proc.stdout
+    assert {p.name for p in (tmp_path / "data").iterdir()} >= {"meta.json"}
+
+
+# --- the command line: a bad value anywhere in a grid stops it before anything is recorded ------
+def has_optuna() -> bool:
+    from importlib.util import find_spec
+
+    return find_spec("hydra_plugins.hydra_optuna_sweeper") is not None
+
+
+OPTUNA = pytest.mark.skipif(not has_optuna(), reason="hydra-optuna-sweeper is not installed")
+
+BAD_COMMAND_LINES = [
+    pytest.param(["-m", "train.lr=0.1,-1"], r"train\.lr must be a number > 0, got -1", id="lr"),
+    pytest.param(["-m", "train.lr=-1,0.1"], r"train\.lr must be a number > 0", id="lr-first"),
+    pytest.param(
+        ["-m", "loss=mse,msee"],
+        r"loss must be one of huber, mae, mse, mse_half, got 'msee'$",
+        id="loss-choice",
+    ),
+    pytest.param(
+        ["-m", "train.epochs=10,abc"], r"train\.epochs must be an integer, got 'abc'$", id="epochs"
+    ),
+    pytest.param(
+        ["-m", "train.lr=0.1,0.2", "backend=numpy,jax"],
+        r"backend must be one of numpy, python, torch, got 'jax'$",
+        id="second-key",
+    ),
+    pytest.param(
+        ["-m", "+foo=1"],
+        r"foo must be one of the keys of the config \(backend, data, .*\), got 'foo'$",
+        id="new-key",
+    ),
+    pytest.param(
+        ["-m", "train.lrr=1,2"], r"train\.lrr must be one of the keys of train", id="key-typo"
+    ),
+    pytest.param(
+        ["-m", "data=walkthrough,csv"], r"data\.path must be set for csv data", id="data-group"
+    ),
+    pytest.param(
+        ["train.lr=0.1,0.2"],
+        r"^error: train\.lr=0\.1,0\.2 is a sweep: add -m \(--multirun\)",
+        id="sweep-without-m",
+    ),
+    pytest.param(
+        ["-m", "hydra/sweeper=optuna_lr", "hydra.sweeper.params={train.epochs:0}"],
+        r"train\.epochs must be an integer >= 1, got 0$",
+        id="optuna-fixed-param",
+        marks=OPTUNA,
+    ),
+    pytest.param(
+        ["-m", "hydra/sweeper=optuna_lr", "train.lr=choice(0.1,-1)"],
+        r"train\.lr must be a number > 0, got -1",
+        id="optuna-choice",
+        marks=OPTUNA,
+    ),
+]
+
+
+@pytest.mark.parametrize(("argv", "message"), BAD_COMMAND_LINES)
+def test_bad_value_in_a_grid_stops_before_anything_is_recorded(tmp_path, argv, message):
+    proc = command("train", *argv, cwd=tmp_path)
+    assert_one_line_error(proc, message)
+    assert os.listdir(tmp_path) == []  # no mlflow.db, outputs/, mlruns/
+
+
+def test_an_absent_device_in_a_sweep_is_a_skipped_run_not_bad_input():
+    from linreg.checks import UsageError, check
+
+    absent = [d for d in ("cuda", "mps") if d not in available_devices()]
+    if not absent:
+        pytest.skip("cuda and mps are both present")
+    assert check([f"device=cpu,{absent[0]}"], multirun=True).sweeps == {
+        "device": ["cpu", absent[0]]
+    }
+    with pytest.raises(UsageError, match=rf"^device must be a device present .*'{absent[0]}'$"):
+        check([f"device={absent[0]}"], multirun=False)
+
+
+# --- search spaces and keys of another choice ----------------------------------------------------
+def test_a_search_space_under_the_grid_sweeper_is_bad_input(tmp_path):
+    proc = command("train", "-m", "train.lr=interval(0.1,1)", "train.epochs=2", cwd=tmp_path)
+    assert_one_line_error(proc, r"train\.lr")
+    assert os.listdir(tmp_path) == []
+
+
+@OPTUNA
+def test_a_search_space_with_bad_bounds_is_bad_input(tmp_path):
+    space = "train.lr=tag(log, interval(-1.0, 1.0))"
+    proc = command("train", "-m", "hydra/sweeper=optuna_lr", space, cwd=tmp_path)
+    assert_one_line_error(proc, r"train\.lr must be a number > 0")
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_key_of_another_choice_is_explained():
+    from linreg.checks import UsageError, check
+
+    with pytest.raises(UsageError) as info:
+        check(["loss.delta=2"], multirun=False)  # loss=mse has no delta: only huber has
+    message = str(info.value)
+    assert message.startswith("loss.delta")
+    listed = re.search(r"\(([^)]*)\)", message)
+    assert listed is None or "delta" not in listed.group(1).split(", "), message
+
+
+def documented_commands() -> list:
+    """The one-line linreg commands written in conf/'s comments (continued ones left out)."""
+    import shlex
+
+    out = []
+    for path in sorted((REPO / "conf").rglob("*.yaml")):
+        for line in path.read_text().splitlines():
+            match = re.match(r"#\s+(?:.*:\s+)?(?:python -m linreg\.train|linreg) (.*)", line)
+            text = match.group(1).split("  #")[0].strip() if match else ""
+            if not text or text.endswith("\\"):
+                continue
+            marks = [OPTUNA] if "optuna" in text else []
+            name = f"{path.relative_to(REPO)}: {text}"
+            out.append(pytest.param(shlex.split(text), id=name, marks=marks))
+    return out
+
+
+@pytest.mark.parametrize("argv", documented_commands())
+def test_the_commands_documented_in_conf_pass_the_check(tmp_path, monkeypatch, argv):
+    from linreg.checks import check
+
+    monkeypatch.chdir(tmp_path)  # data=csv data.path=houses.csv: the documented file, here
+    (tmp_path / "houses.csv").write_text("size,price\n1,2\n2,4\n3,6\n4,8\n5,10\n6,12\n")
+    multirun = "-m" in argv
+    check([a for a in argv if a not in ("-m", "--multirun")], multirun)
+
+
+def test_conf_documents_commands():
+    assert len(documented_commands()) >= 5

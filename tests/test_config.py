@@ -1,36 +1,85 @@
-"""The Hydra config (conf/ + the schema in linreg.config) and params.yaml, composed in-process.
+"""The Hydra config (conf/, typed by linreg.config) and params.yaml, composed in-process.
 
-No value may have two homes that drift apart: the core's defaults (DataSpec, TrainSettings), the
-schema, conf/data/walkthrough.yaml and params.yaml must agree.
+No value has two homes: every default is written once, in conf/ (the dataclasses of
+linreg.config hold types only), and params.yaml is DVC's composition of conf/pipeline.yaml.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
-from dataclasses import fields
+from pathlib import Path
 
 import pytest
 import yaml
-from omegaconf import OmegaConf
+from omegaconf import MISSING, OmegaConf
 
-from conftest import REPO
-from linreg.config import CONF_DIR, DataConf, Job, TrainConf, job_from_cfg
-from linreg.core import CsvSpec, DataSpec, Loss, TrainSettings
-from linreg.params import argv_from_params, data_overrides, load_params
-from linreg.sweep import expand
+from linreg import params as params_mod
+from linreg.checks import check
+from linreg.config import (
+    CONF_DIR,
+    SECTIONS,
+    LinregConf,
+    RunConfig,
+    Tracking,
+    run_config,
+    schema_keys,
+)
+from linreg.core import CsvSpec, DataSpec, LinregError, Loss, TrainSettings
 
+REPO = Path(__file__).resolve().parents[1]
 PARAMS = REPO / "params.yaml"
-CSV_ONLY = {"path", "target", "features", "standardize", "test_fraction"}
 GROUPS = ("data", "loss", "backend", "device")
+# The files the default config is composed of: conf/config.yaml and its defaults list's choices.
+DEFAULT_FILES = {
+    "": CONF_DIR / "config.yaml",
+    "data": CONF_DIR / "data" / "walkthrough.yaml",
+    "loss": CONF_DIR / "loss" / "mse.yaml",
+    "backend": CONF_DIR / "backend" / "torch.yaml",
+    "device": CONF_DIR / "device" / "cpu.yaml",
+}
+WALKTHROUGH_GRID = {
+    "train.lr": [0.001, 0.01, 0.1],
+    "train.epochs": [100, 1000],
+    "loss": ["mse", "mae"],
+    "backend": ["numpy", "python", "torch"],
+    "device": ["cpu"],
+}
+
+
+@pytest.fixture
+def compose():
+    """``compose(*overrides, hydra=False)``: linreg's real conf/ composed with Hydra's API."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(str(CONF_DIR), version_base="1.3", job_name="test"):
+        yield lambda *overrides, hydra=False: hydra_compose(
+            "config", overrides=list(overrides), return_hydra_config=hydra
+        )
+    GlobalHydra.instance().clear()
 
 
 def choices(group: str) -> list[str]:
     return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
 
 
+def leaves(node, prefix: str = "") -> dict:
+    """A nested mapping as {dotted key: value}; lists are values."""
+    out = {}
+    for key, value in node.items():
+        if isinstance(value, dict):
+            out |= leaves(value, f"{prefix}{key}.")
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
 def test_conf_dir_is_the_repos():
     assert CONF_DIR == REPO / "conf"
-    assert (CONF_DIR / "config.yaml").is_file()
+    assert (CONF_DIR / "config.yaml").is_file() and (CONF_DIR / "pipeline.yaml").is_file()
 
 
 def test_the_documented_choices_exist():
@@ -41,39 +90,39 @@ def test_the_documented_choices_exist():
 
 
 @pytest.mark.parametrize(("group", "choice"), [(g, c) for g in GROUPS for c in choices(g)])
-def test_every_group_choice_composes_and_adapts(hydra_compose, group, choice):
+def test_every_group_choice_composes_and_adapts(compose, group, choice):
     extra = ["data.path=some.csv", "data.target=y"] if (group, choice) == ("data", "csv") else []
-    cfg = hydra_compose(f"{group}={choice}", *extra)
-    job = job_from_cfg(cfg)
-    assert isinstance(job, Job)
+    cfg = compose(f"{group}={choice}", *extra)
+    run = run_config(cfg)
+    assert isinstance(run, RunConfig)
     if group == "data":
         assert cfg.data.kind == ("csv" if choice == "csv" else "synthetic")
-        assert isinstance(job.data, CsvSpec if choice == "csv" else DataSpec)
+        assert type(run.data) is (CsvSpec if choice == "csv" else DataSpec)
     elif group == "loss":
-        assert job.settings.loss.name == choice
+        assert run.settings.loss.name == choice
     elif group == "backend":
-        assert job.backend == choice
+        assert run.backend == choice
     else:
-        assert job.settings.device == choice
+        assert run.settings.device == choice
 
 
-def test_csv_preset_without_path_is_a_one_line_error(hydra_compose):
-    from linreg.core import LinregError
-
+def test_csv_preset_without_path_is_a_one_line_error(compose):
     with pytest.raises(LinregError, match=r"^data\.path must be set for csv data"):
-        job_from_cfg(hydra_compose("data=csv"))
+        run_config(compose("data=csv"))
 
 
-def test_defaults_compose_to_the_walkthrough_run(hydra_compose):
-    job = job_from_cfg(hydra_compose())
-    assert job.data == DataSpec()
-    assert job.data_dir is None
-    assert job.settings == TrainSettings(loss=Loss("mse"), device="cpu")
-    assert job.backend == "torch"
+def test_defaults_compose_to_the_walkthrough_run(compose):
+    run = run_config(compose())
+    assert run.data == DataSpec()
+    assert run.data_dir is None
+    assert run.settings == TrainSettings(loss=Loss("mse"), device="cpu")
+    assert run.backend == "torch"
+    assert run.tracking == Tracking("linreg", None, True, True, None)
+    assert run.run_name() == "torch · mse · lr=0.01 · ep=100 · cpu"
 
 
-def test_job_from_cfg_gives_the_cores_types(hydra_compose):
-    cfg = hydra_compose(
+def test_run_config_gives_the_cores_types(compose):
+    cfg = compose(
         "data=multi",
         "loss=huber",
         "loss.delta=2.5",
@@ -84,31 +133,37 @@ def test_job_from_cfg_gives_the_cores_types(hydra_compose):
         "train.momentum=0.9",
         "train.schedule=cosine",
         "train.dtype=float64",
+        "tracking.figures=false",
     )
-    job = job_from_cfg(cfg)
-    assert type(job.data) is DataSpec
-    assert job.data.n_features == 5 and job.data.weights == (2.5, -1.0, 0.5, 3.0, 0.0)
-    assert type(job.settings) is TrainSettings
-    assert job.settings.loss == Loss("huber", 2.5)
-    assert (job.settings.lr, job.settings.epochs, job.settings.batch_size) == (0.05, 7, 50)
-    assert type(job.settings.epochs) is int and type(job.settings.lr) is float
-    assert (job.settings.momentum, job.settings.schedule, job.settings.dtype) == (
-        0.9,
-        "cosine",
-        "float64",
-    )
-    assert job.backend == "numpy"
-    # no DictConfig leaks past the adapter
-    assert type(job.tracking) is dict and type(job.params) is dict
-    assert all(type(k) is str and type(v) is str for k, v in job.params.items())
-    assert job.params["train.lr"] == "0.05" and job.params["loss.name"] == "huber"
-    assert job.params["backend.name"] == "numpy" and job.params["device.name"] == "cpu"
-    assert not any(k.startswith("tracking.") and k != "tracking.experiment" for k in job.params)
+    run = run_config(cfg)
+    assert type(run.data) is DataSpec
+    assert run.data.n_features == 5 and run.data.weights == (2.5, -1.0, 0.5, 3.0, 0.0)
+    s = run.settings
+    assert type(s) is TrainSettings
+    assert s.loss == Loss("huber", 2.5)
+    assert (s.lr, s.epochs, s.batch_size) == (0.05, 7, 50)
+    assert type(s.epochs) is int and type(s.lr) is float
+    assert (s.momentum, s.schedule, s.dtype) == (0.9, "cosine", "float64")
+    assert run.backend == "numpy"
+    assert type(run.tracking) is Tracking and run.tracking.figures is False
+    # no DictConfig leaks past the adapter: params are the composed config, flat, as strings
+    assert type(run.params) is dict
+    assert all(type(k) is str and type(v) is str for k, v in run.params.items())
+    expected = {k: str(v) for k, v in leaves(OmegaConf.to_container(cfg)).items()}
+    assert run.params == expected
+    assert run.params["train.lr"] == "0.05" and run.params["loss.name"] == "huber"
+    assert run.params["loss.delta"] == "2.5" and run.params["backend.name"] == "numpy"
 
 
-def test_csv_job_is_a_csvspec(hydra_compose):
-    job = job_from_cfg(
-        hydra_compose(
+def test_unset_keys_are_left_out_of_the_params(compose):
+    run = run_config(compose())  # loss=mse has no delta
+    assert "loss.delta" not in run.params and "data.path" not in run.params
+    assert "???" not in run.params.values()
+
+
+def test_csv_run_is_a_csvspec(compose):
+    run = run_config(
+        compose(
             "data=csv",
             "data.path=houses.csv",
             "data.target=price",
@@ -116,53 +171,114 @@ def test_csv_job_is_a_csvspec(hydra_compose):
             "data.features=[a,b]",
         )
     )
-    assert job.data == CsvSpec(
+    assert run.data == CsvSpec(
         path="houses.csv", target="price", features=("a", "b"), standardize=True
     )
 
 
-# --- one home per default ------------------------------------------------------------------------
-def spec_dict() -> dict:
-    return {"kind": "synthetic", **DataSpec().to_dict()}
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("train.lrr=1", r"^train\.lrr must be one of the keys of train \(.*\blr\b.*\), got 'lrr'$"),
+        ("train.epochs=abc", r"^train\.epochs must be an integer, got 'abc'$"),
+        ("train.lr=-1", r"^train\.lr must be a number > 0, got -1"),
+        ("loss=msee", r"^loss must be one of huber, mae, mse, mse_half, got 'msee'$"),
+    ],
+)
+def test_typos_and_bad_values_are_one_line(override, message):
+    from linreg.checks import UsageError
+
+    with pytest.raises(UsageError, match=message) as info:
+        check([override], multirun=False)
+    assert "\n" not in str(info.value)
 
 
-def test_walkthrough_preset_equals_dataspec_defaults():
-    preset = yaml.safe_load((CONF_DIR / "data" / "walkthrough.yaml").read_text())
-    assert preset == spec_dict()
+# --- no value has two homes ----------------------------------------------------------------------
+def schema_fields(cls=LinregConf, prefix: str = ""):
+    for f in dataclasses.fields(cls):
+        yield f"{prefix}{f.name}", f
+        node = SECTIONS.get(f.name) if cls is LinregConf else None
+        if node is not None:
+            yield from schema_fields(node, f"{f.name}.")
 
 
-def test_schema_data_defaults_equal_dataspec_defaults():
-    conf = DataConf()
-    assert {f.name: getattr(conf, f.name) for f in fields(DataSpec)} == DataSpec().to_dict()
+def test_the_schema_holds_types_only():
+    seen = dict(schema_fields())
+    assert {k for k in seen if "." not in k} == set(SECTIONS)
+    assert len(seen) > len(SECTIONS) + 30, "the sections' fields are walked too"
+    for key, f in seen.items():
+        no_default = f.default is dataclasses.MISSING or f.default == MISSING
+        assert no_default, f"{key} has a default ({f.default!r}): defaults live in conf/"
+        assert f.default_factory is dataclasses.MISSING, f"{key} has a default_factory"
+    # and the schema's dataclasses instantiate to nothing but MISSING values
+    assert set(leaves(OmegaConf.to_container(OmegaConf.structured(LinregConf))).values()) == {
+        MISSING
+    }
 
 
-def test_params_yaml_data_equals_composed_default_and_dataspec(hydra_compose):
-    params = load_params(PARAMS)["data"]
-    composed = OmegaConf.to_container(hydra_compose().data, resolve=True)
-    composed.pop("dir")
-    assert composed.keys() >= CSV_ONLY
-    for key in CSV_ONLY:
-        composed.pop(key)
-    assert params == composed
-    assert params == spec_dict()
-    assert list(params) == list(spec_dict()), "params.yaml lists the keys in DataSpec's order"
+def written_keys() -> list[str]:
+    """Every leaf key written in the default config's files, each under its group's package."""
+    out = []
+    for group, path in DEFAULT_FILES.items():
+        body = yaml.safe_load(path.read_text()) or {}
+        body = {k: v for k, v in body.items() if k not in ("defaults", "hydra")}
+        out += leaves(body, f"{group}." if group else "")
+    return out
 
 
-def test_params_yaml_data_goes_through_hydra_unchanged(hydra_compose):
-    params = load_params(PARAMS)
-    job = job_from_cfg(hydra_compose(*data_overrides(params)))
-    assert job.data == DataSpec(**{k: v for k, v in params["data"].items() if k != "kind"})
+def test_each_default_is_written_in_exactly_one_file(compose):
+    composed = leaves(OmegaConf.to_container(compose()))
+    written = written_keys()
+    twice = sorted({k for k in written if written.count(k) > 1})
+    assert not twice, f"written in more than one of conf/'s files: {twice}"
+    assert sorted(written) == sorted(composed)
+    assert {"data.n_samples", "data.dir", "loss.name", "train.lr", "tracking.uri"} <= set(written)
 
 
-def test_params_yaml_train_equals_trainconf_defaults(hydra_compose):
-    train = load_params(PARAMS)["train"]
-    assert train, "params.yaml has a train section"
-    defaults = TrainConf()
-    composed = hydra_compose().train
-    for key, value in train.items():
-        assert hasattr(defaults, key), f"params.yaml train.{key} is not a schema key"
-        assert value == getattr(defaults, key) == composed[key], key
-    assert TrainConf().lr == TrainSettings().lr and TrainConf().epochs == TrainSettings().epochs
+def test_each_composed_default_is_its_files_value(compose):
+    composed = leaves(OmegaConf.to_container(compose()))
+    for group, path in DEFAULT_FILES.items():
+        body = yaml.safe_load(path.read_text())
+        body = {k: v for k, v in body.items() if k not in ("defaults", "hydra")}
+        for key, value in leaves(body, f"{group}." if group else "").items():
+            assert composed[key] == value, key
+
+
+def test_every_composed_key_is_a_schema_key(compose):
+    for group in GROUPS:
+        for choice in choices(group):
+            cfg = OmegaConf.to_container(compose(f"{group}={choice}"))
+            for key in leaves(cfg):
+                section, _, name = key.partition(".")
+                assert name in schema_keys(section), f"{group}={choice}: {key}"
+
+
+def test_pipeline_yaml_adds_the_grid_and_nothing_else():
+    body = yaml.safe_load((CONF_DIR / "pipeline.yaml").read_text())
+    assert body["defaults"] == ["config", "_self_"]
+    assert set(body) == {"defaults", "grid"}
+
+
+def test_params_yaml_is_dvcs_composition_of_conf(tmp_path):
+    """params.yaml is generated (dvc exp run composes it), never hand-kept."""
+    from dvc.utils.hydra import compose_and_dump
+
+    dvc_config = (REPO / ".dvc" / "config").read_text()
+    assert "config_dir = conf" in dvc_config and "config_name = pipeline" in dvc_config
+    out = tmp_path / "params.yaml"
+    compose_and_dump(out, str(CONF_DIR), None, "pipeline", str(REPO), [])
+    assert out.read_text() == PARAMS.read_text()
+
+
+def test_params_yaml_holds_the_composed_config_and_the_grid(compose):
+    params = params_mod.load(PARAMS)
+    assert list(params) == ["data", "loss", "backend", "device", "train", "tracking", "grid"]
+    body = {k: v for k, v in params.items() if k != "grid"}
+    assert body == OmegaConf.to_container(compose())
+
+
+def test_default_grid_is_the_walkthroughs():
+    assert params_mod.grid(params_mod.load(PARAMS)) == WALKTHROUGH_GRID
 
 
 # --- run names -----------------------------------------------------------------------------------
@@ -190,67 +306,87 @@ def test_params_yaml_train_equals_trainconf_defaults(hydra_compose):
             "torch · huber δ=1.5 · lr=0.01 · ep=100 · cpu",
             "torch-huber_delta=1.5-lr=0.01-ep=100-cpu",
         ),
-        (
-            ("tracking.vary=[train.momentum,backend]", "train.momentum=0.9"),
-            "torch · mse · lr=0.01 · ep=100 · cpu · momentum=0.9",
-            "torch-mse-lr=0.01-ep=100-cpu-momentum=0.9",
-        ),
     ],
 )
-def test_run_name_and_folder(hydra_compose, overrides, name, folder):
-    cfg = hydra_compose(*overrides, hydra=True)
-    assert cfg.run_name == name
-    assert cfg.run_folder == folder
-    job = job_from_cfg(cfg)
-    assert (job.run_name, job.run_folder) == (name, folder)
+def test_run_name_and_folder(compose, overrides, name, folder):
+    cfg = compose(*overrides, hydra=True)
+    assert run_config(cfg).run_name() == name
     assert cfg.hydra.run.dir == f"outputs/runs/{folder}"
-    assert cfg.hydra.sweep.subdir == folder
-    assert cfg.hydra.sweep.dir == f"outputs/sweeps/{cfg.tracking.sweep_name}"
+    hydra = OmegaConf.to_container(cfg.hydra, resolve=False)
+    assert hydra["sweep"]["subdir"] == "${hydra.job.num}-${linreg.run_folder:}"
+    assert hydra["sweep"]["dir"] == "outputs/sweeps/${now:%Y-%m-%d_%H-%M-%S}"
     assert cfg.hydra.job.chdir is False
 
 
+def test_run_name_adds_the_other_swept_keys(compose):
+    run = run_config(compose("backend=numpy", "train.momentum=0.5"))
+    vary = {"train.momentum": "0.5", "data": "multi"}
+    assert run.run_name(vary) == "numpy · mse · lr=0.01 · ep=100 · cpu · momentum=0.5 · data=multi"
+
+
 # --- params.yaml -> the DVC train stage's multirun -----------------------------------------------
-def test_argv_from_real_params_is_the_36_run_grid(hydra_compose, monkeypatch):
-    monkeypatch.delenv("DVC_EXP_NAME", raising=False)
-    params = load_params(PARAMS)
-    argv = argv_from_params(PARAMS)
-    assert argv[0] == "-m"
-    assert "data.dir=data" in argv and "hydra.sweep.dir=runs" in argv
-    assert "tracking.sweep_name=dvc" in argv
-    combos = expand(argv[1:], multirun=True)
-    assert len(combos) == 36
+def test_params_yaml_is_the_36_run_grid():
+    from linreg.checks import compose
 
-    grid = params["sweep"]
-    expected = set(
-        itertools.product(grid["lr"], grid["epochs"], grid["loss"], grid["backend"], grid["device"])
-    )
-    assert len(expected) == 36
-    seen, folders = set(), set()
-    for combo in combos:
-        job = job_from_cfg(hydra_compose(*combo))
-        s = job.settings
-        seen.add((s.lr, s.epochs, s.loss.name, job.backend, s.device))
-        folders.add(job.run_folder)
-        assert job.data == DataSpec() and job.data_dir == "data"
+    args, grid = params_mod.split(PARAMS)
+    assert grid == WALKTHROUGH_GRID
+    assert "data=walkthrough" in args
+    assert not [a for a in args if a.split("=")[0] in {*grid, "loss", "backend", "device"}]
+    overrides = params_mod.overrides(PARAMS)
+    checked = check(overrides, multirun=True)
+    # one list per swept key, not one entry per combination (device=cpu is a single value)
+    assert checked.sweeps == {k: v for k, v in WALKTHROUGH_GRID.items() if k != "device"}
+    plain = [o for o in overrides if o.split("=")[0] not in grid]
+    seen = set()
+    for lr, epochs, loss, backend, device in itertools.product(*grid.values()):
+        combo = [f"train.lr={lr}", f"train.epochs={epochs}", f"loss={loss}"]
+        run = run_config(compose([*plain, *combo, f"backend={backend}", f"device={device}"]))
+        s = run.settings
+        seen.add((s.lr, s.epochs, s.loss.name, run.backend, s.device))
+        assert run.data == DataSpec() and run.data_dir is None
         assert (s.momentum, s.batch_size, s.schedule, s.dtype) == (0.0, None, "constant", "float32")
-        assert job.tracking["experiment"] == params["tracking"]["experiment"]
-    assert seen == expected
-    assert len(folders) == 36
+    assert len(seen) == 36
 
 
-def test_argv_from_params_names_the_dvc_experiment(monkeypatch):
-    monkeypatch.setenv("DVC_EXP_NAME", "ready-plow")
-    argv = argv_from_params(PARAMS)
-    assert "tracking.sweep_name=dvc-ready-plow" in argv
-    assert not [a for a in argv if a.startswith("tracking.sweep_name=") and a.endswith("=dvc")]
+@pytest.mark.parametrize(
+    "value",
+    [None, True, False, 0, 3, 0.001, 1e-4, -1.5, "mse", "a b", "it's", "1abc", "x=y", [1, 2.5]],
+    ids=repr,
+)
+def test_param_values_round_trip_through_hydras_grammar(value):
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    (override,) = OverridesParser.create().parse_overrides([f"k={params_mod.value(value)}"])
+    assert override.value() == value
+    assert type(override.value()) is type(value)
 
 
-def test_default_grid_is_the_walkthroughs():
-    grid = load_params(PARAMS)["sweep"]
-    assert grid == {
-        "lr": [0.001, 0.01, 0.1],
-        "epochs": [100, 1000],
-        "loss": ["mse", "mae"],
-        "backend": ["numpy", "python", "torch"],
-        "device": ["cpu"],
-    }
+# --- dvc exp run -S: DVC composes conf/pipeline.yaml with the overrides into params.yaml --------
+def dvc_params(tmp_path: Path, *overrides: str) -> Path:
+    from dvc.utils.hydra import compose_and_dump
+
+    out = tmp_path / "params.yaml"
+    compose_and_dump(out, str(CONF_DIR), None, "pipeline", str(REPO), list(overrides))
+    return out
+
+
+def test_dvc_set_grid_changes_the_grid(tmp_path):
+    path = dvc_params(tmp_path, "grid.train.lr=[0.05,0.5]")
+    checked = check(params_mod.overrides(path), multirun=True)
+    assert checked.sweeps["train.lr"] == [0.05, 0.5]
+    assert params_mod.split(path)[1] == WALKTHROUGH_GRID | {"train.lr": [0.05, 0.5]}
+
+
+def test_dvc_set_value_and_dataset_reach_the_run(tmp_path):
+    path = dvc_params(tmp_path, "train.momentum=0.9", "data=multi")
+    run = check(params_mod.overrides(path), multirun=True).run
+    assert run.settings.momentum == 0.9
+    assert run.data.n_features == 5 and run.data.n_samples == 500
+
+
+def test_dvc_set_of_a_swept_key_is_an_error(tmp_path):
+    from linreg.checks import UsageError
+
+    path = dvc_params(tmp_path, "train.lr=0.05")
+    with pytest.raises(UsageError, match=r"^train\.lr must be left to the grid \(grid\.train\.lr"):
+        params_mod.split(path)

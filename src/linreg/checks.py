@@ -48,6 +48,7 @@ def check(overrides: list[str], multirun: bool, config_name: str = "config") -> 
     run = adapt(base)
     if not multirun:
         _checked(check_runnable, run)
+    _check_sampled(base, [o for o in sweeps if not _enumerable(o)])
     grid = OmegaConf.select(base, "hydra.sweeper.params") if multirun else None
     values: dict[str, list | None] = {o.key_or_group: _values(o) for o in sweeps}
     try:  # a grid or search space in config (hydra.sweeper.params): the command line wins
@@ -79,14 +80,37 @@ def check_data(run: RunConfig) -> None:
 
 
 def _values(o) -> list | None:
-    """The values of a sweep override; None for a search space (interval, tag) that a sweeper
-    samples."""
+    """The values of a sweep override to check: each of a list or range, the two ends of a search
+    space (interval) that a sweeper samples; None where there is nothing to enumerate."""
     if not o.is_sweep_override():
         return [o.value()]
     try:
         return list(o.sweep_iterator())
     except Exception:
-        return None
+        v = o.value()
+        ends = [getattr(v, "start", None), getattr(v, "end", None)]
+        return None if None in ends else ends
+
+
+def _enumerable(o) -> bool:
+    try:
+        o.sweep_iterator()
+    except Exception:
+        return False
+    return True
+
+
+def _check_sampled(base: DictConfig, searched: list) -> None:
+    """A search space (interval) needs a sweeper that samples it: Hydra's basic sweeper only
+    lists values."""
+    target = str(OmegaConf.select(base, "hydra.sweeper._target_") or "")
+    if searched and target.endswith("BasicSweeper"):
+        o = searched[0]
+        raise UsageError(
+            f"{o.key_or_group} must be a list of values (a,b,c) or a range() with the basic "
+            f"sweeper, got {o.input_line.partition('=')[2]!r}; a search space needs a sampling "
+            "sweeper (hydra/sweeper=optuna_lr)"
+        )
 
 
 def check_value(base: DictConfig, plain: list[str], key: str, value, config_name: str) -> None:
@@ -139,9 +163,7 @@ def explain(exc: BaseException) -> str:
     cause = exc.__cause__ or exc
     key = getattr(cause, "full_key", None)
     if isinstance(cause, ConfigKeyError | ConfigAttributeError) and key:
-        parent, _, name = key.rpartition(".")
-        known = ", ".join(schema_keys(parent)) or "no keys"
-        return f"{key} must be one of the keys of {parent or 'the config'} ({known}), got {name!r}"
+        return _unknown_key(key)
     if isinstance(cause, ValidationError) and key:
         msg = str(cause).splitlines()[0]
         match = re.search(r"Value '(.*)' of type '\w+' could not be converted to (\w+)", msg)
@@ -154,13 +176,29 @@ def explain(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     match = re.search(r"Could not override '([^']+)'", text[0] if text else "")
     if match:
-        key = match.group(1)
-        parent, _, name = key.rpartition(".")
-        known = ", ".join(schema_keys(parent)) or "no keys"
-        return f"{key} must be one of the keys of {parent or 'the config'} ({known}), got {name!r}"
+        return _unknown_key(match.group(1))
     return (text[0] if text else "") or type(exc).__name__
 
 
+def _unknown_key(key: str) -> str:
+    parent, _, name = key.rpartition(".")
+    known = schema_keys(parent)
+    if name in known:  # a key of the schema that the chosen group file does not set
+        choice = {
+            "loss": "loss=huber",
+            "data": f"data={'csv' if name in _CSV_KEYS else 'walkthrough'}",
+        }
+        return (
+            f"{key} must be set only with a {parent} choice whose file sets it "
+            f"({choice.get(parent, 'see conf/' + parent)}), got {key} with another {parent}"
+        )
+    where = parent or "the config"
+    return (
+        f"{key} must be one of the keys of {where} ({', '.join(known) or 'no keys'}), got {name!r}"
+    )
+
+
+_CSV_KEYS = ("path", "target", "features", "standardize", "test_fraction")
 _KINDS = {
     "Integer": "an integer",
     "Float": "a number",

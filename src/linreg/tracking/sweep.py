@@ -130,4 +130,8 @@ def close(sweep_dir: Path) -> int:
         + f" at {manifest['tracking_uri']} (make ui)",
         flush=True,
     )
+    best = sweep_dir / "optimization_results.yaml"  # an optimising sweeper's answer (Optuna)
+    if best.is_file():
+        found = OmegaConf.load(best)
+        print(f"  best:    {dict(found.get('best_params', {}))} -> {found.get('best_value')}")
     return 1 if c["failed"] else 0
