@@ -23,7 +23,7 @@ def walkthrough_data():
     return generate(DataSpec())
 
 
-# --- pipeline fixtures (test_config, test_pipeline, test_dvc) ------------------------------------
+# --- pipeline fixtures (test_config, test_pipeline, test_report, test_dvc) ------------------------
 # Real components only: Hydra composes the real conf/, the CLI runs as a subprocess, MLflow is a
 # sqlite store in the test's own tmp dir read back with MlflowClient.  Nothing writes into the repo.
 
@@ -41,7 +41,8 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 class Cli:
-    """``python -m linreg.train`` in ``cwd`` with its own MLflow store ``cwd/mlflow.db``."""
+    """``python -m linreg.train`` (or the ``linreg`` script) in ``cwd`` with its own MLflow store
+    ``cwd/mlflow.db``."""
 
     def __init__(self, cwd: Path) -> None:
         self.cwd = Path(cwd)
@@ -49,8 +50,15 @@ class Cli:
         self.uri = f"sqlite:///{self.db}"
 
     def train(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        return self.command([str(VENV_BIN / "python"), "-m", "linreg.train", *args], timeout)
+
+    def linreg(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        """The ``linreg`` console script of the environment under test (== linreg.train)."""
+        return self.command([str(VENV_BIN / "linreg"), *args], timeout)
+
+    def command(self, argv: list[str], timeout: float = 300) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [str(VENV_BIN / "python"), "-m", "linreg.train", *args],
+            argv,
             cwd=self.cwd,
             env=clean_env(MLFLOW_TRACKING_URI=self.uri),
             capture_output=True,

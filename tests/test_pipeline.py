@@ -1,20 +1,33 @@
-"""The command line end to end: ``python -m linreg.train`` as a subprocess, in a tmp dir, with its
-own sqlite MLflow store read back with MlflowClient.  Runs are shrunk (20 epochs, small grids)."""
+"""The command line end to end: ``python -m linreg.train`` (and the ``linreg`` script) as a
+subprocess, in a tmp dir, with its own sqlite MLflow store read back with MlflowClient.  Runs are
+shrunk (5 to 20 epochs, small grids).
+
+A run's result is one typed record (:class:`linreg.record.RunRecord`): its fields are the
+summary's columns, its outcome numbers the MLflow run's metrics, and result.json holds it.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import json
 import math
+import os
 import re
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from conftest import Cli, split_runs
+from linreg import record
 from linreg.core.device import available_devices
+from linreg.record import RunRecord
 
-SUMMARY_COLUMNS = [
+# The head of summary.csv, pinned: what a run is, what it learned, how good that is, where it is.
+SUMMARY_HEAD = [
     "run_name",
     "backend",
     "device",
@@ -34,24 +47,48 @@ SUMMARY_COLUMNS = [
     "wall_s",
     "mlflow_run_id",
 ]
+OUTCOMES = ["bias", "w_0", "bias_error", "weight_error", "optimum_distance", "train_loss",
+            "test_mse", "r2_test", "wall_s"]  # fmt: skip
 STEP_METRICS = ("loss", "bias", "w_0", "grad_norm")
 HAS_CUDA = "cuda" in available_devices()
-
-
-def last_line(text: str) -> str:
-    lines = [line for line in text.splitlines() if line.strip()]
-    return lines[-1] if lines else ""
-
-
-def the_sweep_dir(cwd):
-    found = sorted((cwd / "outputs" / "sweeps").glob("*/sweep.json"))
-    assert len(found) == 1, found
-    return found[0].parent
+PROGRESS = re.compile(r"^\[\s*\d+/4\] (ok|diverged|skipped|failed)\s")
+QUICK = ["train.epochs=5", "tracking.figures=false", "tracking.graph=false"]
 
 
 def assert_ran(proc, code: int = 0) -> None:
     assert proc.returncode == code, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
     assert "Traceback" not in proc.stderr, proc.stderr
+
+
+def the_sweep_dir(cwd: Path) -> Path:
+    """The one sweep folder under cwd/outputs/sweeps (the default, timestamped)."""
+    found = sorted((cwd / "outputs" / "sweeps").glob("*/sweep.json"))
+    assert len(found) == 1, found
+    return found[0].parent
+
+
+def counts_line(stdout: str) -> str:
+    """The sweep's counts line: '<name>: N runs: a ok, b diverged, c skipped, d failed'."""
+    found = [ln for ln in stdout.splitlines() if re.search(r": \d+ runs: \d+ ok, ", ln)]
+    assert len(found) == 1, stdout
+    return found[0]
+
+
+def by_folder(sweep_dir: Path) -> dict[str, RunRecord]:
+    """Each run's record by its folder name without the job number ('numpy-mse-lr=..-cpu')."""
+    recs = record.records(sweep_dir)
+    out = {r.run_folder.split("-", 1)[1]: r for r in recs}
+    assert len(out) == len(recs), [r.run_folder for r in recs]
+    return out
+
+
+def same(a, b) -> bool:
+    """A record's value and a summary cell: None is an empty cell, floats to the last bits."""
+    if a is None or (isinstance(a, float) and math.isnan(a)):
+        return b is None or (isinstance(b, float) and math.isnan(b))
+    if isinstance(a, int | float) and not isinstance(a, bool):
+        return math.isclose(float(a), float(b), rel_tol=1e-12, abs_tol=0.0)
+    return str(a) == str(b)
 
 
 # --- a single run: the walkthrough's numbers ----------------------------------------------------
@@ -72,16 +109,19 @@ def test_single_run_prints_the_walkthrough_numbers(cli):
     assert len(traj) == 100
     assert traj["epoch"].tolist() == list(range(100))
     assert {"loss", "bias", "w_0", "grad_norm", "lr"} <= set(traj.columns)
-    result = json.loads((folder / "result.json").read_text())
-    assert result["status"] == "ok"
-    assert (round(result["w_0"], 4), round(result["bias"], 4)) == (2.2193, 1.0283)
+    rec = RunRecord.read(folder)
+    assert rec.status == "ok" and rec.epochs_run == 100
+    assert (round(rec.weights[0], 4), round(rec.bias, 4)) == (2.2193, 1.0283)
+    assert rec.theta_true == [1.0, 2.5]
 
     [run] = cli.runs()  # one MLflow run, no parent
     assert run.info.status == "FINISHED"
     assert "mlflow.parentRunId" not in run.data.tags
-    assert run.info.run_id == result["mlflow_run_id"]
-    assert run.info.run_name == "torch · mse · lr=0.01 · ep=100 · cpu"
-    assert len(cli.client().get_metric_history(run.info.run_id, "loss")) == 100
+    assert run.info.run_id == rec.mlflow_run_id
+    assert run.info.run_name == "torch · mse · lr=0.01 · ep=100 · cpu" == rec.run_name
+    # one point per epoch (the value before its step) and one at step 100: after the last step
+    assert len(cli.client().get_metric_history(run.info.run_id, "loss")) == 101
+    assert math.isclose(run.data.metrics["w_0"], rec.weights[0], rel_tol=1e-12)
 
 
 # --- a standalone Hydra multirun, recorded in MLflow ---------------------------------------------
@@ -90,7 +130,7 @@ MULTIRUN = ("-m", "train.lr=0.01,0.1", "loss=mse,mae", "backend=numpy,torch", "t
 
 @pytest.fixture
 def multirun(once):
-    """The 8-run multirun, run once per session (shared, read-only): (Cli, exit code, stdout)."""
+    """The 8-run multirun, run once per session (shared, read-only): (Cli, stdout)."""
 
     def run(folder):
         proc = Cli(folder).train(*MULTIRUN)
@@ -103,48 +143,50 @@ def multirun(once):
 
 
 @pytest.mark.slow
-def test_multirun_summary_and_last_line(multirun):
+def test_multirun_summary_manifest_and_run_folders(multirun):
     cli, stdout = multirun
-    line = last_line(stdout)
-    assert "8 runs: 8 ok, 0 diverged, 0 skipped, 0 failed" in line, stdout
     sweep_dir = the_sweep_dir(cli.cwd)
-    assert sweep_dir.name in line
+    # the default sweep folder: outputs/sweeps/<start time>, which also names the sweep
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d", sweep_dir.name), sweep_dir
+    assert counts_line(stdout) == f"{sweep_dir.name}: 8 runs: 8 ok, 0 diverged, 0 skipped, 0 failed"
 
     df = pd.read_csv(sweep_dir / "summary.csv")
     assert len(df) == 8
-    assert list(df.columns[: len(SUMMARY_COLUMNS)]) == SUMMARY_COLUMNS
+    assert list(df.columns[: len(SUMMARY_HEAD)]) == SUMMARY_HEAD
     assert set(df["status"]) == {"ok"}
     assert set(df["epochs"]) == {20}
     assert set(zip(df["backend"], df["loss"], df["lr"], strict=True)) == {
         (b, loss, lr) for b in ("numpy", "torch") for loss in ("mse", "mae") for lr in (0.01, 0.1)
     }
     assert set(df["device"]) == {"cpu"}
-    for col in (
-        "bias",
-        "w_0",
-        "bias_error",
-        "weight_error",
-        "optimum_distance",
-        "train_loss",
-        "test_mse",
-        "r2_test",
-        "wall_s",
-    ):
+    for col in OUTCOMES:
         assert np.isfinite(df[col].to_numpy(float)).all(), col
     assert df["mlflow_run_id"].is_unique and df["mlflow_run_id"].notna().all()
 
     manifest = json.loads((sweep_dir / "sweep.json").read_text())
-    assert manifest["tracking_uri"] == cli.uri
-    assert len(manifest["runs"]) == 8
-    for folder in manifest["runs"]:
-        result = json.loads((sweep_dir / folder / "result.json").read_text())
-        assert result["status"] == "ok" and result["epochs_run"] == 20
+    assert manifest["sweep_name"] == sweep_dir.name
+    assert manifest["tracking_uri"] == cli.uri and manifest["experiment"] == "linreg"
+    assert manifest["n_runs"] == 8 and manifest["closed"] is True
+    assert manifest["vary"] == []  # every swept key is already in the run's name
+    assert manifest["overrides"] == list(MULTIRUN[1:])
+    folders = sorted(p.parent.name for p in sweep_dir.glob("*/result.json"))
+    assert sorted(df["run_folder"]) == folders
+    assert {f.split("-", 1)[0] for f in folders} == {str(i) for i in range(8)}  # job numbers
+    assert {f.split("-", 1)[1] for f in folders} == {
+        f"{b}-{loss}-lr={lr}-ep=20-cpu"
+        for b in ("numpy", "torch")
+        for loss in ("mse", "mae")
+        for lr in ("0.01", "0.1")
+    }
+    for folder in folders:
+        rec = RunRecord.read(sweep_dir / folder)
+        assert rec.status == "ok" and rec.epochs_run == 20
         assert len(pd.read_csv(sweep_dir / folder / "trajectory.csv")) == 20
 
 
 @pytest.mark.slow
 def test_multirun_parent_and_children_in_mlflow(multirun):
-    cli, _ = multirun
+    cli, stdout = multirun
     runs = cli.runs()
     parents, children = split_runs(runs)
     assert (len(parents), len(children)) == (1, 8)
@@ -152,7 +194,9 @@ def test_multirun_parent_and_children_in_mlflow(multirun):
     sweep_dir = the_sweep_dir(cli.cwd)
     manifest = json.loads((sweep_dir / "sweep.json").read_text())
     assert parent.info.run_id == manifest["parent_run_id"]
+    assert f"parent run {parent.info.run_id}" in stdout
     assert parent.info.status == "FINISHED"
+    assert parent.info.run_name == f"{sweep_dir.name} · 8 runs"
     assert parent.data.tags["kind"] == "sweep" and parent.data.tags["status"] == "ok"
     assert parent.data.params["n_runs"] == "8"
     assert parent.data.metrics["n_ok"] == 8 and parent.data.metrics["n_failed"] == 0
@@ -162,6 +206,10 @@ def test_multirun_parent_and_children_in_mlflow(multirun):
     df = pd.read_csv(sweep_dir / "summary.csv")
     assert {r.info.run_id for r in children} == set(df["mlflow_run_id"])
     assert {r.info.run_name for r in children} == set(df["run_name"])
+    for r in [parent, *children]:
+        assert "git_commit" not in r.data.tags  # MLflow's own tag now
+        commit = r.data.tags.get("mlflow.source.git.commit")
+        assert commit is None or re.fullmatch(r"[0-9a-f]{40}", commit), commit
     for r in children:
         assert r.data.tags["mlflow.parentRunId"] == parent.info.run_id
         assert r.info.status == "FINISHED"
@@ -173,12 +221,38 @@ def test_multirun_parent_and_children_in_mlflow(multirun):
         assert r.data.params["train.epochs"] == "20"
         assert r.data.params["tracking.experiment"] == "linreg"
         assert "dvc_experiment" not in r.data.tags  # not under `dvc exp run`
-        commit = r.data.tags.get("git_commit")
-        assert commit is None or re.fullmatch(r"[0-9a-f]{40}", commit)
 
 
 @pytest.mark.slow
-def test_multirun_child_metrics_artifacts_and_dataset(multirun):
+def test_multirun_child_series_and_final_metrics(multirun):
+    cli, _ = multirun
+    client = cli.client()
+    _, children = split_runs(cli.runs())
+    sweep_dir = the_sweep_dir(cli.cwd)
+    df = pd.read_csv(sweep_dir / "summary.csv").set_index("mlflow_run_id")
+    for r in children:
+        row = df.loc[r.info.run_id]
+        traj = pd.read_csv(sweep_dir / row["run_folder"] / "trajectory.csv")
+        for key in STEP_METRICS:  # one point per epoch, steps 0..19, the trajectory's values
+            history = sorted(client.get_metric_history(r.info.run_id, key), key=lambda m: m.step)
+            np.testing.assert_allclose(
+                [m.value for m in history][:20], traj[key], rtol=1e-6, err_msg=key
+            )
+            if key == "grad_norm":
+                assert [m.step for m in history] == list(range(20)), key
+                continue
+            # and one at step 20, after the last step: the learned value, the run's metric
+            assert [m.step for m in history] == list(range(21)), key
+            final = row["train_loss"] if key == "loss" else row[key]
+            assert math.isclose(history[-1].value, final, rel_tol=1e-6), key
+            assert math.isclose(r.data.metrics[key], final, rel_tol=1e-6), key
+        for key in OUTCOMES:  # the final numbers under the summary's column names
+            assert math.isclose(r.data.metrics[key], row[key], rel_tol=1e-12), key
+        assert not [k for k in r.data.metrics if k.startswith("learned_")]
+
+
+@pytest.mark.slow
+def test_multirun_child_artifacts_and_dataset(multirun):
     cli, _ = multirun
     client = cli.client()
     _, children = split_runs(cli.runs())
@@ -187,38 +261,124 @@ def test_multirun_child_metrics_artifacts_and_dataset(multirun):
     digests = set()
     for r in children:
         row = df.loc[r.info.run_id]
-        traj = pd.read_csv(sweep_dir / row["run_folder"] / "trajectory.csv")
-        for key in STEP_METRICS:  # one point per epoch, steps 0..19, the trajectory's values
-            history = sorted(client.get_metric_history(r.info.run_id, key), key=lambda m: m.step)
-            assert [m.step for m in history] == list(range(20)), key
-            np.testing.assert_allclose(
-                [m.value for m in history], traj[key], rtol=1e-6, err_msg=key
-            )
-        for key in (
-            "weight_error",
-            "bias_error",
-            "optimum_distance",
-            "train_loss",
-            "test_mse",
-            "r2_test",
-        ):
-            assert math.isclose(r.data.metrics[key], row[key], rel_tol=1e-9), key
-        assert math.isclose(r.data.metrics["learned_w_0"], row["w_0"], rel_tol=1e-9)
-
         files = {a.path for a in client.list_artifacts(r.info.run_id)}
         assert {"graph.png", "graph.dot", "trajectory.csv", "loss.png", "params.png"} <= files
         assert "config" in files
-        assert "config.yaml" in files  # the resolved config; Hydra's own under config/
         config_files = {a.path for a in client.list_artifacts(r.info.run_id, "config")}
         assert {"config/config.yaml", "config/overrides.yaml"} <= config_files
         assert r.info.artifact_uri.startswith((cli.cwd / "mlruns").as_uri())
 
         [ds_input] = r.inputs.dataset_inputs
         assert {t.key: t.value for t in ds_input.tags}["mlflow.data.context"] == "training"
-        result = json.loads((sweep_dir / row["run_folder"] / "result.json").read_text())
-        assert result["data_digest"].startswith(ds_input.dataset.digest)
+        rec = RunRecord.read(sweep_dir / row["run_folder"])
+        assert rec.data_digest.startswith(ds_input.dataset.digest)
         digests.add(ds_input.dataset.digest)
+        assert "config.yaml" in files  # the resolved config; Hydra's own under config/
     assert len(digests) == 1  # every run of the sweep trained on the same data
+
+
+# --- the typed record drives the summary, MLflow and result.json; the terminal ----------------
+SWEEP4 = ("-m", "train.lr=0.01,0.1", "backend=numpy,torch", "train.epochs=20")
+
+
+@pytest.fixture
+def sweep4(once):
+    """A 4-run sweep, run once per session (shared, read-only): (Cli, its stdout and stderr)."""
+
+    def run(folder):
+        proc = Cli(folder).train(*SWEEP4)
+        return {"code": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr}
+
+    folder, out = once("sweep4", run)
+    assert out["code"] == 0, out["stdout"] + out["stderr"]
+    assert "Traceback" not in out["stderr"], out["stderr"]
+    return Cli(folder), out
+
+
+@pytest.mark.slow
+def test_the_record_drives_summary_metrics_and_result_json(sweep4, tmp_path):
+    cli, _ = sweep4
+    sweep_dir = the_sweep_dir(cli.cwd)
+    recs = record.records(sweep_dir)
+    assert len(recs) == 4 and {r.status for r in recs} == {"ok"}
+    m = max(len(r.weights) for r in recs)
+    assert m == 1
+
+    # summary.csv: the record's fields in order, weights spread out, theta_true left out
+    df = pd.read_csv(sweep_dir / "summary.csv")
+    assert list(df.columns) == record.columns(m)
+    assert record.columns(m)[: len(SUMMARY_HEAD)] == SUMMARY_HEAD
+    assert "weights" not in df.columns and "theta_true" not in df.columns
+    rows = df.set_index("run_folder")
+
+    _, children = split_runs(cli.runs())
+    runs = {r.info.run_id: r for r in children}
+    assert set(runs) == {r.mlflow_run_id for r in recs}
+    for rec in recs:
+        folder = sweep_dir / rec.run_folder
+        # result.json is the record, every field and nothing else, and reads back equal
+        raw = json.loads((folder / "result.json").read_text())
+        assert raw == dataclasses.asdict(rec)
+        copy = tmp_path / rec.run_folder
+        rec.write(copy)
+        assert json.loads((copy / "result.json").read_text()) == raw
+        assert RunRecord.read(copy) == rec
+
+        # its summary row: the record's row(), cell by cell
+        row = rows.loc[rec.run_folder]
+        assert list(rec.row()) == record.columns(m)
+        for key, value in rec.row().items():
+            cell = rec.run_folder if key == "run_folder" else row[key]
+            assert same(value, cell), (rec.run_folder, key, value, cell)
+
+        # its MLflow run: the record's metrics, under the column names, with the row's values
+        metrics = rec.metrics()
+        assert {"bias", "w_0", "weight_error", "optimum_distance", "train_loss"} <= set(metrics)
+        assert not {"lr", "epochs", "run_name", "status"} & set(metrics)
+        run = runs[rec.mlflow_run_id]
+        wrong = {
+            key: (value, run.data.metrics.get(key))
+            for key, value in metrics.items()
+            if key not in run.data.metrics
+            or not math.isclose(run.data.metrics[key], value, rel_tol=1e-12)
+        }
+        assert not wrong, f"{rec.run_name}: record vs MLflow {wrong}"
+        for key, value in metrics.items():
+            assert math.isclose(row[key], value, rel_tol=1e-12), key
+        assert run.info.run_name == rec.run_name
+        assert run.data.tags["status"] == rec.status
+
+
+@pytest.mark.slow
+def test_terminal_is_one_short_line_per_run_then_the_counts(sweep4):
+    cli, out = sweep4
+    text = out["stdout"] + out["stderr"]
+    lines = text.splitlines()
+    # linreg's own lines are short; the tmp folder's path (in the store's URI) is pytest's
+    shown = text.replace(str(cli.cwd), "<tmp>")
+    assert not [ln for ln in shown.splitlines() if len(ln) > 160], text
+    assert not [ln for ln in lines if "[HYDRA]" in ln], text  # no launch lines
+    assert not [ln for ln in lines if " INFO " in ln], text  # no library INFO lines
+
+    sweep_dir = the_sweep_dir(cli.cwd)
+    recs = record.records(sweep_dir)
+    progress = [ln for ln in lines if PROGRESS.match(ln)]
+    assert len(progress) == 4, text
+    for rec in recs:  # one line per run, naming it, with its status
+        [mine] = [ln for ln in progress if f" {rec.run_name} " in ln]
+        assert PROGRESS.match(mine).group(1) == rec.status
+
+    stdout = out["stdout"].splitlines()
+    counts = counts_line(out["stdout"])
+    assert counts == f"{sweep_dir.name}: 4 runs: 4 ok, 0 diverged, 0 skipped, 0 failed"
+    assert max(stdout.index(ln) for ln in progress) < stdout.index(counts)
+    after = stdout[stdout.index(counts) + 1 :]
+    [runs_line] = [ln for ln in after if ln.strip().startswith("runs:")]
+    assert f"outputs/sweeps/{sweep_dir.name}" in runs_line
+    [mlflow_line] = [ln for ln in after if ln.strip().startswith("mlflow:")]
+    [parent], _ = split_runs(cli.runs())
+    found = re.search(r"parent run ([0-9a-f]{32})\b", mlflow_line)
+    assert found and found.group(1) == parent.info.run_id, mlflow_line
 
 
 @pytest.mark.slow
@@ -232,10 +392,11 @@ def test_joblib_multirun_records_every_run_in_a_new_store(cli):
         "train.lr=0.01,0.1",
         "train.epochs=20",
         "tracking.figures=false",
+        "hydra.sweep.dir=outputs/sweeps/joblib",
     )
     assert_ran(proc)
     log = f"{proc.stdout}\n{proc.stderr}"
-    assert "4 runs: 4 ok, 0 diverged, 0 skipped, 0 failed" in last_line(proc.stdout), log
+    assert counts_line(proc.stdout) == "joblib: 4 runs: 4 ok, 0 diverged, 0 skipped, 0 failed"
     runs = cli.runs()
     parents, children = split_runs(runs)
     assert (len(parents), len(children)) == (1, 4), log
@@ -243,8 +404,8 @@ def test_joblib_multirun_records_every_run_in_a_new_store(cli):
     assert {r.data.tags["mlflow.parentRunId"] for r in children} == {parents[0].info.run_id}
     client = cli.client()
     for r in children:
-        assert len(client.get_metric_history(r.info.run_id, "loss")) == 20
-    df = pd.read_csv(the_sweep_dir(cli.cwd) / "summary.csv")
+        assert len(client.get_metric_history(r.info.run_id, "loss")) == 21  # 20 epochs + after
+    df = pd.read_csv(cli.cwd / "outputs" / "sweeps" / "joblib" / "summary.csv")
     assert len(df) == 4 and set(df["status"]) == {"ok"}
     assert set(df["mlflow_run_id"]) == {r.info.run_id for r in children}
 
@@ -252,18 +413,19 @@ def test_joblib_multirun_records_every_run_in_a_new_store(cli):
 # --- faults: skipped, diverged, failed -----------------------------------------------------------
 @pytest.mark.slow
 def test_a_sweep_records_skipped_diverged_and_failed_runs(cli):
+    axes = {"backend": ["numpy", "torch"], "device": ["cpu", "cuda"], "train.lr": ["0.1", "10"]}
+    # Hydra's basic sweeper numbers the jobs in the order of the grid's product
+    order = [f"{b}-mse-lr={lr}-ep=20-{d}" for b, d, lr in itertools.product(*axes.values())]
     # A real failure: the folder where one run must write trajectory.csv holds a directory of
     # that name, so writing the run's files raises IsADirectoryError mid-run.
     failing = "torch-mse-lr=0.1-ep=20-cpu"
-    obstacle = cli.cwd / "outputs" / "sweeps" / "faults" / failing / "trajectory.csv"
-    obstacle.mkdir(parents=True)
+    sweep_dir = cli.cwd / "outputs" / "sweeps" / "faults"
+    (sweep_dir / f"{order.index(failing)}-{failing}" / "trajectory.csv").mkdir(parents=True)
     proc = cli.train(
         "-m",
-        "backend=numpy,torch",
-        "device=cpu,cuda",
-        "train.lr=0.1,10",
+        *(f"{k}={','.join(v)}" for k, v in axes.items()),
         "train.epochs=20",
-        "tracking.sweep_name=faults",
+        "hydra.sweep.dir=outputs/sweeps/faults",
     )
     assert_ran(proc, code=1)  # a run failed
 
@@ -278,34 +440,35 @@ def test_a_sweep_records_skipped_diverged_and_failed_runs(cli):
         "torch-mse-lr=10-ep=20-cuda": "diverged" if HAS_CUDA else "skipped",
     }
     counts = {s: list(expected.values()).count(s) for s in ("ok", "diverged", "skipped", "failed")}
-    assert (
+    assert counts_line(proc.stdout) == (
         f"faults: 8 runs: {counts['ok']} ok, {counts['diverged']} diverged, "
         f"{counts['skipped']} skipped, {counts['failed']} failed"
-    ) in last_line(proc.stdout)
+    )
 
-    sweep_dir = cli.cwd / "outputs" / "sweeps" / "faults"
-    results = {f: json.loads((sweep_dir / f / "result.json").read_text()) for f in expected}
-    assert {f: r["status"] for f, r in results.items()} == expected
+    results = by_folder(sweep_dir)
+    assert {f: r.status for f, r in results.items()} == expected
     df = pd.read_csv(sweep_dir / "summary.csv")
-    assert dict(zip(df["run_folder"], df["status"], strict=True)) == expected
+    assert {f.split("-", 1)[1]: s for f, s in zip(df["run_folder"], df["status"], strict=True)} == (
+        expected
+    )
 
     # skipped: the reason says why
     for f in ("numpy-mse-lr=0.1-ep=20-cuda", "numpy-mse-lr=10-ep=20-cuda"):
-        assert "numpy" in results[f]["reason"] and "cuda" in results[f]["reason"]
+        assert "numpy" in results[f].reason and "cuda" in results[f].reason
     if not HAS_CUDA:
-        assert "present" in results["torch-mse-lr=0.1-ep=20-cuda"]["reason"]
+        assert "present" in results["torch-mse-lr=0.1-ep=20-cuda"].reason
     # diverged: the trajectory up to the blow-up, all finite
     for f in ("numpy-mse-lr=10-ep=20-cpu", "torch-mse-lr=10-ep=20-cpu"):
-        traj = pd.read_csv(sweep_dir / f / "trajectory.csv")
+        traj = pd.read_csv(sweep_dir / results[f].run_folder / "trajectory.csv")
         assert 0 < len(traj) < 20
         assert np.isfinite(traj.drop(columns="epoch").to_numpy(float)).all()
-        assert results[f]["epochs_run"] == len(traj)
+        assert results[f].epochs_run == len(traj)
         # cut at the blow-up: the exploded epoch is kept if its loss is finite, else dropped
-        epoch = re.fullmatch(r"loss exploded at epoch (\d+)", results[f]["reason"])
-        assert epoch and int(epoch.group(1)) in (len(traj) - 1, len(traj)), results[f]["reason"]
+        epoch = re.fullmatch(r"loss exploded at epoch (\d+)", results[f].reason)
+        assert epoch and int(epoch.group(1)) in (len(traj) - 1, len(traj)), results[f].reason
     # failed: the error is kept
-    assert "IsADirectoryError" in results[failing]["reason"]
-    assert "Traceback" in (sweep_dir / failing / "error.txt").read_text()
+    assert "IsADirectoryError" in results[failing].reason
+    assert "Traceback" in (sweep_dir / results[failing].run_folder / "error.txt").read_text()
 
     client = cli.client()
     parents, children = split_runs(cli.runs())
@@ -313,12 +476,12 @@ def test_a_sweep_records_skipped_diverged_and_failed_runs(cli):
     assert not [r for r in [*parents, *children] if r.info.status == "RUNNING"]
     by_id = {r.info.run_id: r for r in children}
     for f, status in expected.items():
-        run = by_id[results[f]["mlflow_run_id"]]
+        run = by_id[results[f].mlflow_run_id]
         assert run.data.tags["status"] == status, f
         assert run.info.status == ("FAILED" if status == "failed" else "FINISHED"), f
         if status != "ok":
-            assert run.data.tags["reason"] == results[f]["reason"], f
-    failed_run = by_id[results[failing]["mlflow_run_id"]]
+            assert run.data.tags["reason"] == results[f].reason, f
+    failed_run = by_id[results[failing].mlflow_run_id]
     assert "error.txt" in {a.path for a in client.list_artifacts(failed_run.info.run_id)}
     [parent] = parents
     assert parent.info.status == "FAILED" and parent.data.tags["status"] == "failed"
@@ -336,12 +499,172 @@ def test_diverged_and_skipped_runs_exit_0(cli):
         "tracking.graph=false",
     )
     assert_ran(proc, code=0)
-    assert "2 runs: 0 ok, 1 diverged, 1 skipped, 0 failed" in last_line(proc.stdout)
+    assert counts_line(proc.stdout).endswith(": 2 runs: 0 ok, 1 diverged, 1 skipped, 0 failed")
     assert not [r for r in cli.runs() if r.info.status != "FINISHED"]
 
 
+# --- checks that need the data: the run fails, the sweep goes on --------------------------------
+def assert_failed_by_the_data(cli, proc, sweep_dir, failing: dict, reason: str) -> None:
+    """The run whose name has every part of ``failing`` failed with a one-line ``reason``
+    (regex), the others ended ok; MLflow agrees; the command exits 1."""
+    assert_ran(proc, code=1)
+    recs = record.records(sweep_dir)
+    parts = {f"{k}={v}" for k, v in failing.items()}
+    bad = [r for r in recs if parts <= set(r.run_name.split(" · "))]
+    assert len(bad) == 1, [r.run_name for r in recs]
+    [bad] = bad
+    assert bad.status == "failed", bad
+    assert "\n" not in bad.reason and re.search(reason, bad.reason), bad.reason
+    assert {r.status for r in recs if r is not bad} == {"ok"}
+    n = len(recs)
+    line = counts_line(proc.stdout)
+    assert line.endswith(f": {n} runs: {n - 1} ok, 0 diverged, 0 skipped, 1 failed"), line
+
+    parents, children = split_runs(cli.runs())
+    assert len(children) == n, [r.info.run_name for r in children]
+    by_id = {r.info.run_id: r for r in children}
+    assert bad.mlflow_run_id in by_id
+    run = by_id.pop(bad.mlflow_run_id)
+    assert run.info.status == "FAILED" and run.data.tags["status"] == "failed"
+    assert run.data.tags["reason"] == bad.reason
+    assert {r.info.status for r in by_id.values()} == {"FINISHED"}
+    [parent] = parents
+    assert parent.info.status == "FAILED" and parent.data.tags["status"] == "failed"
+
+
+@pytest.mark.slow
+def test_a_batch_larger_than_the_data_fails_that_run_only(cli):
+    # the walkthrough's data has n=100 samples: batch_size=500 cannot run, batch_size=50 can
+    proc = cli.train("-m", "train.batch_size=50,500", "backend=numpy", "train.epochs=5",
+                     "hydra.sweep.dir=sweep")  # fmt: skip
+    assert_failed_by_the_data(
+        cli,
+        proc,
+        cli.cwd / "sweep",
+        {"batch_size": 500},
+        r"^train\.batch_size must be an integer >= 1 and <= 100, got 500$",
+    )
+
+
+@pytest.mark.slow
+def test_a_batch_larger_than_one_swept_dataset_fails_that_run_only(cli):
+    # only the combination n=50, batch=100 cannot run
+    proc = cli.train(
+        "-m", "data.n_samples=50,200", "train.batch_size=10,100",
+        "backend=numpy", *QUICK, "hydra.sweep.dir=sweep",
+    )  # fmt: skip
+    assert_failed_by_the_data(
+        cli,
+        proc,
+        cli.cwd / "sweep",
+        {"n_samples": 50, "batch_size": 100},
+        r"^train\.batch_size must be an integer >= 1 and <= 50, got 100$",
+    )
+
+
+# --- a grid in config: hydra.sweeper.params ------------------------------------------------------
+# Hydra 1.3 cannot set hydra.sweeper.params from the command line (its null default refuses a
+# merge: '+hydra.sweeper.params={train.lr:"0.01,0.1"}' fails in Hydra itself), so a grid in
+# config comes from a config file: a `# @package _global_` group on hydra.searchpath, as
+# lightning-hydra-template's hparams_search, or a primary config of one's own (--config-dir).
+def grid_group(cli, values: str) -> list[str]:
+    folder = cli.cwd / "myconf" / "hparams_search"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "lr.yaml").write_text(
+        f'# @package _global_\nhydra:\n  sweeper:\n    params:\n      train.lr: "{values}"\n'
+    )
+    return [f"hydra.searchpath=[file://{cli.cwd / 'myconf'}]", "+hparams_search=lr"]
+
+
+def grid_config(cli, grid: dict[str, str]) -> list[str]:
+    folder = cli.cwd / "myconf"
+    folder.mkdir(exist_ok=True)
+    params = "".join(f'      {k}: "{v}"\n' for k, v in grid.items())
+    text = f"defaults:\n  - config\n  - _self_\nhydra:\n  sweeper:\n    params:\n{params}"
+    (folder / "grid.yaml").write_text(text)
+    return ["--config-dir", str(folder), "--config-name", "grid"]
+
+
+def assert_lr_grid_ran(cli, proc) -> None:
+    assert_ran(proc)
+    recs = record.records(cli.cwd / "sweep")
+    assert sorted(r.lr for r in recs) == [0.01, 0.1] and {r.status for r in recs} == {"ok"}
+    assert counts_line(proc.stdout) == "sweep: 2 runs: 2 ok, 0 diverged, 0 skipped, 0 failed"
+    parents, children = split_runs(cli.runs())
+    assert len(children) == 2 and parents[0].data.params["n_runs"] == "2"
+    assert {r.info.status for r in [*parents, *children]} == {"FINISHED"}
+
+
+def assert_refused(cli, proc, message: str, keep: set[str]) -> None:
+    assert proc.returncode == 2, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and re.search(message, lines[0]), proc.stderr
+    assert {p.name for p in cli.cwd.iterdir()} == keep  # no outputs/, mlflow.db, mlruns/
+
+
+@pytest.mark.slow
+def test_a_grid_in_a_config_group_runs_each_value(cli):
+    proc = cli.train("-m", *grid_group(cli, "0.01,0.1"), "backend=numpy", *QUICK,
+                     "hydra.sweep.dir=sweep")  # fmt: skip
+    assert_lr_grid_ran(cli, proc)
+
+
+def test_a_bad_value_in_a_config_group_grid_is_one_line_exit_2(cli):
+    proc = cli.train("-m", *grid_group(cli, "0.01,-1"), "backend=numpy", *QUICK,
+                     "hydra.sweep.dir=sweep", timeout=120)  # fmt: skip
+    assert_refused(cli, proc, r"^error: train\.lr must be a number > 0, got -1", {"myconf"})
+
+
+@pytest.mark.slow
+def test_a_grid_in_a_primary_config_of_ones_own_runs_each_value(cli):
+    proc = cli.train("-m", *grid_config(cli, {"train.lr": "0.01,0.1"}), "backend=numpy", *QUICK,
+                     "hydra.sweep.dir=sweep")  # fmt: skip
+    assert_lr_grid_ran(cli, proc)
+
+
+def test_a_bad_value_in_a_primary_config_grid_is_one_line_exit_2(cli):
+    proc = cli.train("-m", *grid_config(cli, {"train.lr": "0.01,-1"}), "backend=numpy", *QUICK,
+                     "hydra.sweep.dir=sweep", timeout=120)  # fmt: skip
+    assert_refused(cli, proc, r"^error: train\.lr must be a number > 0, got -1", {"myconf"})
+
+
+@pytest.mark.slow
+def test_a_failed_run_exits_1_with_a_primary_config_of_ones_own(cli):
+    grid = grid_config(cli, {"train.batch_size": "50,500"})
+    proc = cli.train("-m", *grid, "backend=numpy", *QUICK, "hydra.sweep.dir=sweep")
+    assert_failed_by_the_data(
+        cli, proc, cli.cwd / "sweep", {"batch_size": 500}, r"^train\.batch_size must be"
+    )
+
+
+# --- the linreg command --------------------------------------------------------------------------
+def test_the_linreg_script_is_installed_and_helps(cli):
+    script = Path(sys.executable).parent / "linreg"
+    assert script.is_file() and os.access(script, os.X_OK), script
+    proc = cli.linreg("--help", timeout=120)
+    assert_ran(proc)
+    out = proc.stdout
+    assert "== Configuration groups ==" in out, out
+    for line in (
+        "backend: numpy, python, torch",
+        "device: auto, cpu, cuda, mps",
+        "loss: huber, mae, mse, mse_half",
+    ):
+        assert line in out.splitlines(), out
+    assert re.search(r"^data: .*\bwalkthrough\b", out, re.M), out
+    assert "== Config ==" in out and "lr: 0.01" in out  # the defaults, from conf/
+    assert list(cli.cwd.iterdir()) == []  # help runs nothing
+
+
+def test_the_linreg_script_prints_hydras_bash_completion(cli):
+    proc = cli.linreg("--shell-completion", "install=bash", timeout=120)
+    assert_ran(proc)
+    assert "hydra_bash_completion()" in proc.stdout, proc.stdout
+    assert re.search(r"complete .*-F hydra_bash_completion linreg$", proc.stdout, re.M)
+    assert list(cli.cwd.iterdir()) == []
+
+
 # --- bad input: one line, exit 2, nothing written ------------------------------------------------
-QUICK = ["train.epochs=5", "tracking.figures=false", "tracking.graph=false"]
 BAD_INPUT = {
     "typo-key": (["train.lrr=1"], r"train\.lrr must be one of the keys of train \(.*\blr\b"),
     "typo-choice": (["loss=msee"], r"loss must be one of huber, mae, mse, mse_half, got 'msee'"),

@@ -1,4 +1,4 @@
-"""The sweep's pictures and report (linreg.insight, linreg.report), and the graph without Graphviz.
+"""The sweep's pictures and report (linreg.present), and the graph without Graphviz.
 
 One small real sweep (the walkthrough's data with outliers, mse and mae, three learning rates,
 mse diverging at the largest) feeds every test here.
@@ -11,13 +11,13 @@ import os
 import subprocess
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
-from conftest import VENV_BIN, Cli, clean_env
-from linreg import graphs, report, summary
+from conftest import VENV_BIN, Cli, clean_env, store_runs
 from linreg.core import DataSpec, Loss, generate
-from linreg.sweep import read_results
+from linreg.present import graphs, report
+from linreg.present.comparison import sweep_figures
+from linreg.record import RunRecord, frame, records
 
 pytestmark = pytest.mark.slow
 
@@ -28,8 +28,9 @@ GRID = [
     "train.epochs=60",
     "loss=mse,mae",
     "backend=numpy",
-    "tracking.sweep_name=report",
+    "hydra.sweep.dir=outputs/sweeps/report",
 ]
+FIGURES = ["loss_curves", "param_evolution", "error_heatmap", "loss_landscape", "outliers"]
 
 
 @pytest.fixture(scope="module")
@@ -41,36 +42,26 @@ def sweep(once):
 
     folder, out = once("report-sweep", make)
     sweep_dir = folder / "outputs" / "sweeps" / "report"
-    _, results = read_results(sweep_dir)
-    return sweep_dir, results, out["stdout"]
+    return sweep_dir, records(sweep_dir), out["stdout"]
 
 
 def test_the_sweep_draws_every_figure_it_has_data_for(sweep):
     sweep_dir, _, _ = sweep
-    for name in ("loss_curves", "param_evolution", "error_heatmap", "loss_landscape", "outliers"):
+    for name in FIGURES:
         png = sweep_dir / f"{name}.png"
         assert png.is_file() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
 
 
 def test_figures_are_drawn_again_identically_from_the_results(sweep, tmp_path):
     sweep_dir, results, _ = sweep
-    made = summary.sweep_figures(
-        sweep_dir, results, tmp_path, generate(DataSpec(outlier_fraction=0.1))
-    )
-    assert sorted(p.name for p in made) == sorted(
-        [
-            "loss_curves.png",
-            "param_evolution.png",
-            "error_heatmap.png",
-            "loss_landscape.png",
-            "outliers.png",
-        ]
-    )
+    made = sweep_figures(sweep_dir, results, tmp_path, generate(DataSpec(outlier_fraction=0.1)))
+    assert sorted(p.name for p in made) == sorted(f"{name}.png" for name in FIGURES)
+    assert all(p.parent == tmp_path and p.read_bytes()[:4] == b"\x89PNG" for p in made)
 
 
 def test_no_landscape_or_outliers_figure_without_what_they_need(sweep, tmp_path):
     sweep_dir, results, _ = sweep
-    made = summary.sweep_figures(
+    made = sweep_figures(
         sweep_dir, results, tmp_path, generate(DataSpec(n_features=2, weights=(1.0, 2.0)))
     )
     names = {p.name for p in made}
@@ -79,8 +70,9 @@ def test_no_landscape_or_outliers_figure_without_what_they_need(sweep, tmp_path)
 
 def test_report_states_what_the_numbers_support(sweep, tmp_path):
     sweep_dir, results, _ = sweep
-    df = summary.frame(results)
-    md, html = report.write(df, sorted(sweep_dir.glob("*.png")), tmp_path, "test sweep")
+    df = frame(results)
+    pngs = sorted(sweep_dir.glob("*.png"))
+    md, html = report.write(df, pngs, tmp_path, "test sweep")
     text = md.read_text()
     assert text.startswith("# test sweep")
     assert "6 runs: 5 ok, 1 diverged, 0 skipped, 0 failed" in text
@@ -94,51 +86,24 @@ def test_report_states_what_the_numbers_support(sweep, tmp_path):
     assert f"The exact mae optimum lies {stat:.3g} from the true parameters" in text
     # with outliers MAE's optimum is nearer the truth than MSE's: the figures' point
     assert stat < ok[ok["loss"] == "mse"]["statistical_error"].iloc[0]
-    assert "1 run(s) diverged: numpy · mse · lr=1.5" in text
-    assert (
-        "<img src='loss_landscape.png'" in html.read_text() or "loss_landscape" in html.read_text()
-    )
+    assert "1 run(s) diverged: numpy · mse · lr=1.5 · ep=60 · cpu." in text
+    # every figure of the sweep, linked relative to the report
+    page = html.read_text()
+    assert pngs
+    for png in pngs:
+        rel = os.path.relpath(png, tmp_path)
+        assert f"![{png.stem}]({rel})" in text and f"<img src='{rel}'" in page, png.name
 
 
 def test_convergence_sentence_names_the_epoch_from_the_table():
-    df = pd.DataFrame(
-        [
-            {
-                "run_name": "a",
-                "backend": "numpy",
-                "loss": "mse",
-                "lr": 0.1,
-                "epochs": 100,
-                "status": "ok",
-                "converged_epoch": 41,
-                "statistical_error": None,
-                "momentum": 0.0,
-                "batch_size": None,
-                "schedule": "constant",
-                "dtype": "float32",
-                "bias": 1.0,
-                "w_0": 2.0,
-                "weight_error": 0.1,
-            },
-            {
-                "run_name": "b",
-                "backend": "numpy",
-                "loss": "mse",
-                "lr": 0.001,
-                "epochs": 100,
-                "status": "ok",
-                "converged_epoch": None,
-                "statistical_error": None,
-                "momentum": 0.0,
-                "batch_size": None,
-                "schedule": "constant",
-                "dtype": "float32",
-                "bias": 0.5,
-                "w_0": 1.0,
-                "weight_error": 1.0,
-            },
-        ]
-    )
+    def ok_run(name, lr, converged_epoch, bias, w, weight_error):
+        return RunRecord(
+            run_name=name, backend="numpy", device="cpu", loss="mse", lr=lr, epochs=100,
+            status="ok", bias=bias, weights=[w], weight_error=weight_error,
+            converged_epoch=converged_epoch, momentum=0.0, schedule="constant", dtype="float32",
+        )  # fmt: skip
+
+    df = frame([ok_run("a", 0.1, 41, 1.0, 2.0, 0.1), ok_run("b", 0.001, None, 0.5, 1.0, 1.0)])
     (sentence,) = [s for s in report.findings(df) if s.startswith("With mse")]
     assert sentence == (
         "With mse, the loss came within 1e-6 (relative) of the optimum's by "
@@ -147,10 +112,16 @@ def test_convergence_sentence_names_the_epoch_from_the_table():
 
 
 def test_terminal_shows_a_line_per_run_and_the_summary(sweep):
-    _, results, stdout = sweep
-    for r in results:
-        assert r["run_name"] in stdout
-    assert stdout.strip().splitlines()[-1].startswith("report: 6 runs: 5 ok, 1 diverged")
+    sweep_dir, results, stdout = sweep
+    lines = stdout.splitlines()
+    for r in results:  # its progress line, then its row of the table
+        naming = [ln for ln in lines if f" {r.run_name} " in f" {ln} "]
+        assert len(naming) == 2, (r.run_name, stdout)
+    counts = "report: 6 runs: 5 ok, 1 diverged, 0 skipped, 0 failed"
+    assert counts in lines, stdout
+    after = lines[lines.index(counts) + 1 :]
+    assert [ln.split()[0] for ln in after] == ["runs:", "mlflow:"], stdout
+    assert f"outputs/sweeps/{sweep_dir.name}/" in after[0]
 
 
 def test_graph_without_graphviz_writes_dot_only(tmp_path, monkeypatch):
@@ -176,6 +147,8 @@ def test_a_run_without_graphviz_completes_and_says_how_to_get_images(tmp_path):
     run = tmp_path / "outputs" / "runs" / "torch-mse-lr=0.01-ep=5-cpu"
     assert (run / "graph.dot").is_file() and not (run / "graph.png").exists()
     assert "AccumulateGrad" in (run / "graph.dot").read_text()  # torchviz's graph
-    assert proc.stderr.count("apt-get install graphviz") == 1
+    assert (proc.stdout + proc.stderr).count("apt-get install graphviz") == 1, proc.stderr
     assert json.loads((run / "result.json").read_text())["status"] == "ok"
+    [mlflow_run] = store_runs(env["MLFLOW_TRACKING_URI"])
+    assert "mlflow.source.git.commit" not in mlflow_run.data.tags  # no git: left out
     assert os.environ.get("PATH")  # the test's own PATH is untouched

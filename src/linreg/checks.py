@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -30,8 +31,11 @@ class Checked:
     sweeps: dict[str, list] = field(default_factory=dict)  # key -> its values
 
 
-def check(overrides: list[str], multirun: bool, config_name: str = "config") -> Checked:
-    """Check a Hydra command line; raises UsageError with the one line to print."""
+def check(
+    overrides: list[str], multirun: bool, config_name: str = "config", config_dir: str | None = None
+) -> Checked:
+    """Check a Hydra command line (``config_name``/``config_dir``: Hydra's --config-name and
+    --config-dir); raises UsageError with the one line to print."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
     try:
@@ -44,7 +48,7 @@ def check(overrides: list[str], multirun: bool, config_name: str = "config") -> 
             f"{sweeps[0].input_line} is a sweep: add -m (--multirun) to run each value"
         )
     plain = [o.input_line for o in parsed if not o.is_sweep_override()]
-    base = compose(plain, config_name)
+    base = compose(plain, config_name, config_dir)
     run = adapt(base)
     if not multirun:
         _checked(check_runnable, run)
@@ -60,23 +64,18 @@ def check(overrides: list[str], multirun: bool, config_name: str = "config") -> 
         raise UsageError(f"hydra.sweeper.params: {explain(exc)}") from None
     for key, vals in values.items():
         for v in vals or []:
-            check_value(base, plain, key, v, config_name)
+            check_value(base, plain, key, v, config_name, config_dir)
     _checked(check_data, run)
     return Checked(base=base, run=run, sweeps=values)
 
 
 def check_data(run: RunConfig) -> None:
-    """Read (or make) the data now: a missing or corrupt CSV or data folder stops the command
-    before any run.  The runs of this process reuse the cached copy."""
-    from .config import naming
-    from .core.data import DataSpec
+    """Read (or make) the data now: a missing or corrupt CSV or data folder, or a spec that
+    cannot be drawn, stops the command before any run.  The runs of this process reuse the
+    cached copy."""
     from .runner import load_data
 
-    if run.data_dir is None and isinstance(run.data, DataSpec):
-        with naming("data."):  # a spec that cannot be drawn: name the data.* key
-            load_data(run)
-    else:  # data.dir / data.path errors already name the key
-        load_data(run)
+    load_data(run)
 
 
 def _values(o) -> list | None:
@@ -113,28 +112,41 @@ def _check_sampled(base: DictConfig, searched: list) -> None:
         )
 
 
-def check_value(base: DictConfig, plain: list[str], key: str, value, config_name: str) -> None:
+def check_value(
+    base: DictConfig, plain: list[str], key: str, value, name: str, folder: str | None
+) -> None:
     """One value of one swept key, on top of the base config."""
     if key in GROUPS or "/" in key or key.startswith("hydra") or key.startswith("+"):
-        cfg = compose([*plain, f"{key}={value}"], config_name)
+        cfg = compose([*plain, f"{key}={value}"], name, folder)
     else:
         cfg = base.copy()
         try:
             OmegaConf.update(cfg, key, value, merge=False, force_add=False)
         except Exception as exc:
             raise UsageError(explain(exc)) from None
-    adapt(cfg)
+    run = adapt(cfg)
+    if key == "data" or key.startswith("data."):
+        _checked(check_data, run)
 
 
-def compose(overrides: list[str], config_name: str = "config") -> DictConfig:
+def compose(
+    overrides: list[str], config_name: str = "config", config_dir: str | None = None
+) -> DictConfig:
+    """linreg's config composed with Hydra's public API; ``config_dir`` (Hydra's --config-dir)
+    is searched first, conf/ after it, as the command line does."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_dir
 
+    first = str(Path(config_dir).resolve()) if config_dir else str(CONF_DIR)
+    extra = [f"hydra.searchpath=[file://{CONF_DIR}]"] if config_dir else []
     try:
-        with initialize_config_dir(str(CONF_DIR), version_base="1.3", job_name="check"):
-            return hydra_compose(config_name, overrides=overrides, return_hydra_config=True)
+        with initialize_config_dir(first, version_base="1.3", job_name="check"):
+            cfg = hydra_compose(
+                config_name, overrides=[*overrides, *extra], return_hydra_config=True
+            )
     except Exception as exc:
         raise UsageError(explain(exc)) from None
+    return cfg
 
 
 def adapt(cfg: DictConfig) -> RunConfig:

@@ -216,7 +216,10 @@ def interrupted(folder: Path) -> RunRecord:
         )
     except Exception:
         what = dict(backend="?", device="?", loss="?", lr=float("nan"), epochs=0)
-    name = " · ".join(str(v) for v in what.values())
+    name = (
+        f"{what['backend']} · {what['loss']} · lr={what['lr']:g} · ep={what['epochs']} · "
+        f"{what['device']}"
+    )
     return RunRecord(
         run_name=name,
         **what,

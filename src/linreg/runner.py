@@ -56,7 +56,11 @@ def _load(data_dir: str | None, spec: DataSpec | CsvSpec) -> Dataset:
 
 def load_data(run: RunConfig) -> Dataset:
     """The run's data: read from ``data.dir`` (checked against the spec) or made in memory.
-    Cached, so the runs of a sweep in one process share one copy."""
+    Cached, so the runs of a sweep in one process share one copy.  A spec that cannot be drawn
+    raises naming its ``data.*`` key (data.dir and data.path errors name theirs already)."""
+    if run.data_dir is None and isinstance(run.data, DataSpec):
+        with naming("data."):
+            return _load(run.data_dir, run.data)
     return _load(run.data_dir, run.data)
 
 
@@ -156,6 +160,7 @@ def fill(rec: RunRecord, traj, ev) -> None:
 
 def _close(store, run_id: str, rec: RunRecord) -> None:
     try:
+        store.log_metrics(run_id, {"job_s": rec.job_s})
         tags = {"status": rec.status}
         if rec.reason:
             tags["reason"] = rec.reason[:5000]

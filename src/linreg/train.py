@@ -77,6 +77,28 @@ def ray_worker_setup() -> None:
         os.environ.pop("MLFLOW_TRACKING_URI", None)
 
 
+def parse(argv: list[str]) -> tuple[bool, list[str], dict, bool]:
+    """(multirun, overrides, config name/dir, other flags): Hydra's --help, --cfg, --info,
+    --shell-completion ... are Hydra's alone."""
+    multirun, overrides, where, other = False, [], {}, False
+    args = iter(argv)
+    for a in args:
+        flag, _, value = a.partition("=")
+        if a in OURS:
+            multirun = True
+        elif flag in CONFIG_FLAGS:
+            where[CONFIG_FLAGS[flag]] = value or next(args, "")
+        elif a.startswith("-"):
+            other = True
+        else:
+            overrides.append(a)
+    return multirun, overrides, where, other
+
+
+CONFIG_FLAGS = {"-cn": "config_name", "--config-name": "config_name",
+                "-cd": "config_dir", "--config-dir": "config_dir"}  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     """The ``linreg`` command: check, run through Hydra, sum up; the exit status."""
     from . import params
@@ -90,12 +112,12 @@ def main(argv: list[str] | None = None) -> int:
                 raise UsageError("--params must be followed by a params file, got nothing")
             argv = ["-m", *params.overrides(argv[1]), *argv[2:]]
             os.environ["LINREG_STAGE"] = "train"  # the evaluate stage draws the sweep's figures
-        if any(a.startswith("-") and a not in OURS for a in argv):  # --help, --cfg, -cn ...
+        multirun, overrides, where, other = parse(argv)
+        if other:
             sys.argv = [sys.argv[0], *argv]
             train()
             return 0
-        multirun = any(a in OURS for a in argv)
-        checked = check([a for a in argv if a not in OURS], multirun)
+        checked = check(overrides, multirun, **where)
     except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

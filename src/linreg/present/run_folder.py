@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,7 @@ def write_run_files(out: Path, run: RunConfig, title: str, data: Dataset, traj, 
         else:
             dot = graphs.formula_dot(run.backend, run.settings.loss, len(data.y), m)
         files += graphs.write_graph(out, dot)
+        _hint_once()
     if run.tracking.figures and traj.epochs_run:
         truth = data.theta_true
         theta_hist = (
@@ -52,3 +54,13 @@ def write_run_files(out: Path, run: RunConfig, title: str, data: Dataset, traj, 
                 X_raw = data.X * data.feature_scale + data.feature_mean
             files.append(figures.data_fit(out / "fit.png", X_raw, data.y, theta, truth, title))
     return files
+
+
+_hinted: list[bool] = []
+
+
+def _hint_once() -> None:
+    """Without Graphviz's dot the graph is DOT source only: say how to install it, once."""
+    if not graphs.dot_available() and not _hinted:
+        logging.getLogger("linreg").warning("warning: %s", graphs.INSTALL_HINT)
+        _hinted.append(True)

@@ -25,13 +25,24 @@ def run_tags(run: RunConfig) -> dict:
     }
 
 
-def step_series(traj, m: int) -> dict[str, np.ndarray]:
-    series = {"loss": traj.loss, "bias": traj.theta[:, 0]}
+def step_series(traj, data: Dataset, rec) -> dict[str, np.ndarray]:
+    """The per-epoch series: loss, bias, w_j (original units), grad_norm, lr where it varies.
+    The parameters and the loss get one point more, at step = epochs: the values after the last
+    step, which are the record's ``bias``, ``w_j`` and ``train_loss``; so each series' latest
+    value, which MLflow shows as the run's metric, is the learned one."""
+    theta = traj.theta
+    if data.feature_mean is not None:
+        theta = np.array([data.to_original_units(t) for t in theta]).reshape(traj.theta.shape)
+    if rec.bias is not None:
+        theta = np.vstack([theta, [rec.bias, *rec.weights]])
+    loss = np.append(traj.loss, rec.train_loss) if rec.train_loss is not None else traj.loss
+    series = {"loss": loss, "bias": theta[:, 0]}
+    m = data.n_features
     if m <= MAX_LOGGED_WEIGHTS:
         for j in range(m):
-            series[f"w_{j}"] = traj.theta[:, j + 1]
+            series[f"w_{j}"] = theta[:, j + 1]
     else:
-        series["weight_norm"] = np.linalg.norm(traj.theta[:, 1:], axis=1)
+        series["weight_norm"] = np.linalg.norm(theta[:, 1:], axis=1)
     series["grad_norm"] = traj.grad_norm
     if len(set(traj.lr.tolist())) > 1:
         series["lr"] = traj.lr
@@ -39,8 +50,13 @@ def step_series(traj, m: int) -> dict[str, np.ndarray]:
 
 
 def log_run(store, run_id, run: RunConfig, data: Dataset, traj, rec, out: Path, files) -> None:
-    store.log_metrics(run_id, rec.metrics())
-    store.log_steps(run_id, step_series(traj, data.n_features))
+    """Metrics, series, artifacts and dataset of a trained run (``job_s`` comes at its end)."""
+    series = step_series(traj, data, rec)
+    finals = {k: v for k, v in rec.metrics().items() if k not in series and k != "job_s"}
+    store.log_metrics(run_id, finals)
+    store.log_steps(run_id, series)
+    if (out / "config.yaml").is_file():  # the resolved config, as the run used it
+        files = [*files, out / "config.yaml"]
     for f in files:
         store.log_artifact(run_id, f)
     if (out / ".hydra").is_dir():  # Hydra's own record: the composed config and the overrides

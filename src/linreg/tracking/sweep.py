@@ -93,6 +93,24 @@ def open_sweep(config: DictConfig) -> dict:
     return manifest
 
 
+def _data(sweep_dir: Path, recs):
+    """The sweep's dataset when all its runs share one (for the landscape and outliers
+    figures), read as its first run read it; None otherwise."""
+    from ..config import run_config
+    from ..runner import load_data
+
+    digests = {r.data_digest for r in recs if r.data_digest}
+    if len(digests) != 1:
+        return None
+    first = next(r for r in recs if r.data_digest)
+    try:
+        return load_data(
+            run_config(OmegaConf.load(sweep_dir / first.run_folder / ".hydra" / "config.yaml"))
+        )
+    except Exception:  # a figure less, never a failed summary
+        return None
+
+
 def close(sweep_dir: Path) -> int:
     """Sum the sweep up into its folder and its parent run, once; the exit status (1 if a run
     failed or the sweep could not be recorded)."""
@@ -108,7 +126,10 @@ def close(sweep_dir: Path) -> int:
     c = counts(recs)
     if manifest.get("closed"):
         return 1 if c["failed"] else 0
-    table = summary.write(recs, sweep_dir, figures=manifest.get("stage") != "train")
+    drawn = manifest.get("stage") != "train"  # the evaluate stage draws the pipeline's figures
+    table = summary.write(
+        recs, sweep_dir, figures=drawn, data=_data(sweep_dir, recs) if drawn else None
+    )
     store = open_store(manifest["tracking_uri"], manifest["experiment"])
     parent = manifest["parent_run_id"]
     try:
