@@ -85,3 +85,40 @@ def test_quick_run_of_the_walkthrough_benchmark(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "walkthrough 100x1 mse: torch per epoch" in done.stdout
     assert "walkthrough 100x1 mse: torch per epoch" in out.read_text()
+
+
+def test_sweep_benchmark_grids_are_what_the_train_stage_reads(tmp_path):
+    """benchmarks/sweep.py runs dvc.yaml's train command on params.yaml with its own grids: each
+    must be a grid the stage accepts, of the size the benchmark reports."""
+    import itertools
+
+    import yaml
+    from benchmarks import sweep
+
+    from linreg import params
+
+    pipeline = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+    assert pipeline["stages"]["train"]["cmd"] == sweep.STAGE
+    for n, grid in sweep.GRIDS.items():
+        folder = tmp_path / f"grid{n}"
+        folder.mkdir()
+        written = sweep._project(folder, grid)
+        _, sweeps = params.split(folder / "params.yaml")
+        assert len(list(itertools.product(*sweeps.values()))) == n, n
+        g = written["grid"]  # what the bare side loops over
+        bare = [g["train"]["lr"], g["train"]["epochs"], g["loss"], g["backend"], g["device"]]
+        assert len(list(itertools.product(*bare))) == n, n
+
+
+@pytest.mark.slow
+def test_sweep_benchmark_stage_and_bare_side_run(tmp_path):
+    """The 6-run grid once through both sides (timings not checked)."""
+    import pandas as pd
+    from benchmarks import sweep
+
+    params = sweep._setup(tmp_path, sweep.GRIDS[6])
+    assert sweep.stage(tmp_path) > 0
+    summary = pd.read_csv(tmp_path / "runs" / "summary.csv")
+    assert len(summary) == 6 and set(summary["status"]) == {"ok"}
+    assert (tmp_path / "mlflow.db").is_file()
+    assert sweep.bare(tmp_path, params) > 0

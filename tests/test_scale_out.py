@@ -4,13 +4,14 @@ launchers, an MLflow tracking server, and Hydra's Optuna sweeper over the learni
 The slow tests run the real thing on this machine, on 127.0.0.1 only: a Ray head started with
 ``ray start``, a ``mlflow server`` with a database backend, a search with Optuna; each sweep
 records into its own MLflow store, read back with MlflowClient.  Each engine's test skips when
-its extra is not installed (scripts/setup.sh installs them all)."""
+its extra is not installed (scripts/setup-tests.sh, which `make test` runs, installs them all)."""
 
 from __future__ import annotations
 
 import importlib.util
 import json
 import math
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -27,15 +28,30 @@ NAMES = {f"{b} · mse · lr={lr} · ep=20 · cpu" for lr in ("0.01", "0.1") for 
 
 def need(module: str, extra: str) -> None:
     if importlib.util.find_spec(module) is None:
-        pytest.skip(f"{module} is not installed (pip install -e '.[{extra}]')")
+        pytest.skip(
+            f"{module} is not installed (scripts/setup-tests.sh, or pip install -e '.[{extra}]')"
+        )
 
 
-def assert_ran(proc, runs: int) -> None:
+def assert_ran(proc, runs: int, cwd: Path) -> Path:
+    """The sweep ended well and said so: its summary line names the sweep (its folder's name)
+    and the counts, then where its runs and parent run are; its folder, which holds the summary
+    and the closed manifest."""
     out = f"exit {proc.returncode}\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
     assert proc.returncode == 0, out
-    # the sweep's last line (Ray may still forward a worker's output after it)
-    counts = f": {runs} runs: {runs} ok, 0 diverged, 0 skipped, 0 failed -> "
-    assert any(counts in line for line in proc.stdout.splitlines()), proc.stdout[-4000:]
+    [sweep] = (cwd / "outputs" / "sweeps").iterdir()  # outputs/sweeps/<date_time>
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d", sweep.name), sweep.name
+    lines = proc.stdout.splitlines()  # (Ray may still forward a worker's output after them)
+    counts = f"{sweep.name}: {runs} runs: {runs} ok, 0 diverged, 0 skipped, 0 failed"
+    assert counts in lines, proc.stdout[-4000:]
+    after = lines[lines.index(counts) + 1 :]
+    assert after[0].split() == ["runs:", f"outputs/sweeps/{sweep.name}/", "(summary.csv,", "one",
+                                "folder", "per", "run)"], after[:2]  # fmt: skip
+    assert after[1].strip().startswith("mlflow:  parent run "), after[:2]
+    manifest = json.loads((sweep / "sweep.json").read_text())
+    assert manifest["sweep_name"] == sweep.name and manifest["closed"] is True
+    assert len((sweep / "summary.csv").read_text().splitlines()) == runs + 1
+    return sweep
 
 
 def assert_recorded(uri: str, names: set[str], epochs: int = 20) -> list:
@@ -52,7 +68,11 @@ def assert_recorded(uri: str, names: set[str], epochs: int = 20) -> list:
     for run in children:
         assert run.data.tags["mlflow.parentRunId"] == parents[0].info.run_id
         assert run.data.tags["status"] == "ok"
-        assert len(client.get_metric_history(run.info.run_id, "loss")) == epochs
+        # the loss per epoch, then its value after the last step: the run's train_loss
+        history = client.get_metric_history(run.info.run_id, "loss")
+        assert sorted(m.step for m in history) == list(range(epochs + 1))
+        last = max(history, key=lambda m: m.step).value
+        assert last == pytest.approx(run.data.metrics["train_loss"])
     return children
 
 
@@ -99,12 +119,18 @@ def test_optuna_preset_composes(hydra_compose):
 
 
 def test_objective_is_a_float_that_optuna_can_minimise():
+    from linreg.record import RunRecord
     from linreg.train import objective
 
-    assert objective({"train_loss": 0.25}, "train_loss") == 0.25
+    def record(**fields) -> RunRecord:
+        return RunRecord("numpy · mse · lr=0.1 · ep=30 · cpu", "numpy", "cpu", "mse", 0.1, 30,
+                         **fields)  # fmt: skip
+
+    assert objective(record(status="ok", train_loss=0.25), "train_loss") == 0.25
+    assert objective(record(status="ok", weights=[2.0]), "w_0") == 2.0  # a column
     for bad in (None, float("nan"), float("inf"), "x"):
-        assert objective({"train_loss": bad}, "train_loss") == math.inf
-    assert objective({}, "train_loss") == math.inf
+        assert objective(record(train_loss=bad), "train_loss") == math.inf
+    assert objective(record(), "no_such_field") == math.inf
 
 
 # --- the engines --------------------------------------------------------------------------------
@@ -113,7 +139,7 @@ def test_joblib_launcher_runs_in_parallel_on_the_sqlite_store(tmp_path):
     """Two worker processes writing to one sqlite store: every run recorded."""
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     proc = train(tmp_path, uri, "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", *GRID)
-    assert_ran(proc, 4)
+    assert_ran(proc, 4, tmp_path)
     assert_recorded(uri, NAMES)
 
 
@@ -167,11 +193,10 @@ def test_ray_launcher_on_a_local_ray_cluster(tmp_path):
                 **ray_env,
             )
             assert "Connected to Ray cluster" in proc.stderr + proc.stdout, proc.stderr[-3000:]
-            assert_ran(proc, 4)
+            sweep = assert_ran(proc, 4, project)
     finally:
         shutil.rmtree(ray_tmp, ignore_errors=True)
     assert_recorded(uri, NAMES)
-    sweep = next((project / "outputs" / "sweeps").iterdir())
     assert {json.loads(p.read_text())["run_name"] for p in sweep.glob("*/result.json")} == NAMES
     assert not list(head.iterdir()), "the jobs wrote into the Ray head's folder"
 
@@ -189,7 +214,7 @@ def test_submitit_local_launcher(tmp_path):
         "backend=numpy",
         "train.epochs=20",
     )
-    assert_ran(proc, 2)
+    assert_ran(proc, 2, tmp_path)
     assert_recorded(uri, {f"numpy · mse · lr={lr} · ep=20 · cpu" for lr in ("0.01", "0.1")})
 
 
@@ -217,7 +242,7 @@ def test_sweep_into_a_tracking_server_with_a_database_backend(tmp_path):
         wait_http(f"http://{HOST}:{port}/health", server, log, timeout=90)
         uri = f"http://{HOST}:{port}"
         proc = train(project, uri, "-m", "train.lr=0.01,0.1", "backend=torch", "train.epochs=20")
-        assert_ran(proc, 2)
+        assert_ran(proc, 2, project)
         names = {f"torch · mse · lr={lr} · ep=20 · cpu" for lr in ("0.01", "0.1")}
         children = assert_recorded(uri, names)
         client = MlflowClient(tracking_uri=uri)
@@ -241,8 +266,7 @@ def test_optuna_finds_the_learning_rate(tmp_path):
     proc = train(
         tmp_path, uri, "-m", "hydra/sweeper=optuna_lr", "hydra.sweeper.n_trials=6", "backend=numpy"
     )
-    assert_ran(proc, 6)
-    sweep = next((tmp_path / "outputs" / "sweeps").iterdir())
+    sweep = assert_ran(proc, 6, tmp_path)
     best = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
     lr, value = best["best_params"]["train.lr"], best["best_value"]
     results = [json.loads(p.read_text()) for p in sweep.glob("*/result.json")]
@@ -253,10 +277,35 @@ def test_optuna_finds_the_learning_rate(tmp_path):
     # lr in [0.1, 1) gets there in 30 epochs; the optimum's loss is the floor
     assert 0.1 <= lr < 1.0
     assert value == pytest.approx(results[0]["optimum_loss"], rel=1e-3)
+    assert f"  best:    {{'train.lr': {lr}}} -> {value}" in proc.stdout.splitlines()
+    assert json.loads((sweep / "sweep.json").read_text())["n_runs"] is None  # a search
     parents, children = split_runs(store_runs(uri))
-    assert len(parents) == 1 and parents[0].info.run_name.endswith("· search")
+    assert len(parents) == 1 and parents[0].info.run_name == f"{sweep.name} · 6 runs"
     assert len(children) == 6
     assert {c.data.params["train.epochs"] for c in children} == {"30"}
     assert {float(c.data.params["train.lr"]) for c in children} == set(losses)
     summary = (sweep / "summary.csv").read_text().splitlines()
     assert len(summary) == 7, summary
+
+
+@pytest.mark.slow
+def test_optuna_search_of_another_key_names_it_in_each_run(tmp_path):
+    """A key searched beyond the five of every run name (a search space on the command line)
+    joins each trial's name, so trials of the same lr stay apart."""
+    need("hydra_plugins.hydra_optuna_sweeper", "optuna")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    proc = train(
+        tmp_path, uri, "-m", "hydra/sweeper=optuna_lr", "hydra.sweeper.n_trials=2",
+        "train.momentum=interval(0.0, 0.9)", "backend=numpy",
+    )  # fmt: skip
+    sweep = assert_ran(proc, 2, tmp_path)
+    assert json.loads((sweep / "sweep.json").read_text())["vary"] == ["train.momentum"]
+    parents, children = split_runs(store_runs(uri))
+    assert len(parents) == 1 and len(children) == 2
+    for run in children:
+        lr, momentum = (run.data.params[k] for k in ("train.lr", "train.momentum"))
+        assert 0.0 <= float(momentum) <= 0.9
+        name = f"numpy · mse · lr={float(lr):g} · ep=30 · cpu · momentum={momentum}"
+        assert run.info.run_name == name
+    results = [json.loads(p.read_text()) for p in sweep.glob("*/result.json")]
+    assert {r["run_name"] for r in results} == {r.info.run_name for r in children}

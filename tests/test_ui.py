@@ -55,8 +55,13 @@ def screenshots(tmp_path):
 @pytest.mark.slow
 def test_mlflow_ui_shows_runs_loss_chart_and_graph(tmp_path, screenshots):
     if not os.access(CHROMIUM, os.X_OK):
-        pytest.skip("Debian's chromium is not installed (scripts/setup.sh installs it)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[ui]'")
+        pytest.skip(
+            "Debian's chromium is not installed (scripts/setup-tests.sh installs it: make test)"
+        )
+    sync_api = pytest.importorskip(
+        "playwright.sync_api",
+        reason="playwright is not installed (pip install -e '.[ui]'; scripts/setup-tests.sh)",
+    )
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     proc = train(tmp_path, uri, "-m", "train.lr=0.01,0.1", "backend=numpy,torch", "train.epochs=20")
