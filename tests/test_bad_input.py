@@ -437,9 +437,13 @@ BAD_PARAMS = {
     "unknown-section": (lambda p: p.update(foo={"x": 1}), r"sections must be .*got 'foo'$"),
     "grid-key-typo": (
         _set("grid.train", "lrr", [0.1]),
-        r"grid\.train\.lrr must name a config key \(.*\btrain\.lr\b.*\), got 'train\.lrr'$",
+        r"grid\.train\.lrr must be one of the keys of train \(.*\blr\b.*\), got 'train\.lrr'$",
     ),
-    "grid-unknown-key": (_set("grid", "foo", [1]), r"grid\.foo must name a config key"),
+    "grid-unknown-key": (_set("grid", "foo", [1]), r"grid\.foo must be a config key: loss, "),
+    "grid-value-twice": (
+        _set("grid", "loss", ["mse", "mse"]),
+        r"grid\.loss must list each value once",
+    ),
     "grid-empty-list": (
         _set("grid.train", "lr", []),
         r"grid\.train\.lr must be a non-empty list of values, got \[\]$",
@@ -666,3 +670,52 @@ def test_the_commands_documented_in_conf_pass_the_check(tmp_path, monkeypatch, a
 
 def test_conf_documents_commands():
     assert len(documented_commands()) >= 5
+
+
+# --- what would be ignored, overwritten or fail only later: one line before anything runs -------
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (
+            ["-m", "train.lr=0.01,0.1", "train.lr=0.5"],
+            r"^error: train\.lr must be given once, got it 2",
+        ),
+        (["-m", "loss=mse,mae,mse"], r"^error: loss must list each value once, got 'mse' twice"),
+        (["tracking.objective=bogus"], r"^error: tracking\.objective must be one of .*train_loss"),
+        (["tracking.uri=file:/tmp/x"], r"^error: tracking\.uri must be an MLflow tracking URI"),
+        (["tracking.experiment=''"], r"^error: tracking\.experiment must be a non-empty"),
+        (["~train.momentum"], r"^error: train\.momentum must be set"),
+        (
+            ["-m", "hydra.sweeper.params={train.lr:'0.1,1'}"],
+            r"^error: hydra\.sweeper\.params must be set in a config file",
+        ),
+        (
+            ["loss.delta=2"],
+            r"^error: loss\.delta must be set only with a loss choice .*\(loss=huber\)",
+        ),
+    ],
+)
+def test_values_that_would_be_ignored_or_fail_later_are_bad_input(tmp_path, argv, message):
+    proc = command("train", *argv, cwd=tmp_path)
+    assert_one_line_error(proc, message)
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_value_after_params_would_override_the_file_and_is_bad_input(tmp_path):
+    write_params(tmp_path, lambda p: None)
+    proc = command("train", "--params", "params.yaml", "train.lr=0.5", cwd=tmp_path)
+    assert_one_line_error(
+        proc, r"after --params params\.yaml must be data\.dir=\.\.\. or hydra\.\*"
+    )
+    assert sorted(os.listdir(tmp_path)) == ["params.yaml"]
+
+
+def test_a_key_written_twice_in_params_is_bad_input(tmp_path):
+    text = PARAMS.read_text().replace("  lr: 0.01\n", "  lr: 0.01\n  lr: 0.05\n", 1)
+    assert text.count("lr: 0.05") == 1
+    write_params(tmp_path, text)
+    proc = command("train", "--params", "params.yaml", cwd=tmp_path)
+    assert_one_line_error(
+        proc, r"params\.yaml must be valid YAML, got: the key 'lr' is written twice"
+    )
+    assert sorted(os.listdir(tmp_path)) == ["params.yaml"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import re
 from pathlib import Path
 
 import pytest
@@ -311,7 +312,9 @@ def test_default_grid_is_the_walkthroughs():
 def test_run_name_and_folder(compose, overrides, name, folder):
     cfg = compose(*overrides, hydra=True)
     assert run_config(cfg).run_name() == name
-    assert cfg.hydra.run.dir == f"outputs/runs/{folder}"
+    assert re.fullmatch(
+        rf"outputs/runs/\d{{4}}-\d\d-\d\d_\d\d-\d\d-\d\d-{re.escape(folder)}", cfg.hydra.run.dir
+    )
     hydra = OmegaConf.to_container(cfg.hydra, resolve=False)
     assert hydra["sweep"]["subdir"] == "${hydra.job.num}-${linreg.run_folder:}"
     assert hydra["sweep"]["dir"] == "outputs/sweeps/${now:%Y-%m-%d_%H-%M-%S}"

@@ -15,6 +15,7 @@ import math
 import os
 import re
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -98,7 +99,8 @@ def test_single_run_prints_the_walkthrough_numbers(cli):
     assert_ran(proc)
     assert re.search(r"w=\[2\.2193\] b=1\.0283", proc.stdout), proc.stdout
     assert re.search(r"learned\s+bias=1\.0283\s+weights=\[2\.2193\]", proc.stdout), proc.stdout
-    folder = cli.cwd / "outputs" / "runs" / "torch-mse-lr=0.01-ep=100-cpu"
+    [folder] = (cli.cwd / "outputs" / "runs").iterdir()  # <date>_<time>-<run>: never overwritten
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d_\d\d-\d\d-\d\d-torch-mse-lr=0.01-ep=100-cpu", folder.name)
     assert f"run folder: {folder.relative_to(cli.cwd)}" in proc.stdout
     for name in ("result.json", "trajectory.csv", "graph.png", "graph.dot", "config.yaml"):
         assert (folder / name).is_file(), name
@@ -726,3 +728,33 @@ def test_single_run_on_an_absent_device_is_bad_input(cli):
         f"({', '.join(available_devices())}), got 'cuda'"
     ]
     assert list(cli.cwd.iterdir()) == []
+
+
+# --- nothing lost or overwritten: reruns, same-named runs, YAML types -----------------------------
+@pytest.mark.slow
+def test_a_sweep_rerun_into_its_folder_counts_this_sweeps_runs(cli):
+    args = ["-m", "train.lr=0.1,0.2", "backend=numpy", *QUICK, "hydra.sweep.dir=again"]
+    for _ in range(2):
+        proc = cli.train(*args)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert counts_line(proc.stdout) == "again: 2 runs: 2 ok, 0 diverged, 0 skipped, 0 failed"
+    assert len(pd.read_csv(cli.cwd / "again" / "summary.csv")) == 2
+
+
+@pytest.mark.slow
+def test_single_runs_with_the_same_name_keep_their_own_folders(cli):
+    for momentum in ("0.5", "0"):
+        proc = cli.train(f"train.momentum={momentum}", "backend=numpy", *QUICK)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        time.sleep(1.1)  # the folder's name has the second it started
+    folders = sorted((cli.cwd / "outputs" / "runs").iterdir())
+    assert len(folders) == 2
+    assert [RunRecord.read(f).momentum for f in folders] == [0.5, 0.0]
+
+
+@pytest.mark.slow
+def test_a_quoted_number_is_read_as_the_number(cli):
+    proc = cli.train("train.lr='0.05'", "backend=numpy", *QUICK)
+    assert_ran(proc)
+    assert "numpy · mse · lr=0.05 · ep=5 · cpu" in proc.stdout
+    assert re.search(r"^mlflow: run [0-9a-f]{32} in experiment 'linreg'", proc.stdout, re.M)

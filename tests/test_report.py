@@ -152,3 +152,26 @@ def test_a_run_without_graphviz_completes_and_says_how_to_get_images(tmp_path):
     [mlflow_run] = store_runs(env["MLFLOW_TRACKING_URI"])
     assert "mlflow.source.git.commit" not in mlflow_run.data.tags  # no git: left out
     assert os.environ.get("PATH")  # the test's own PATH is untouched
+
+
+def test_the_walkthrough_metrics_name_only_the_walkthroughs_runs():
+    """metrics.json's "walkthrough" numbers come from the walkthrough's data and plain descent
+    only: on other data, or with momentum, there is nothing of the walkthrough's to report."""
+    from linreg.core import DataSpec
+    from linreg.evaluate import is_walkthrough, metrics
+    from linreg.record import RunRecord, frame
+
+    def run(momentum: float) -> RunRecord:
+        return RunRecord(run_name=f"torch · mse · lr=0.01 · ep=100 · cpu · momentum={momentum}",
+                         backend="torch", device="cpu", loss="mse", lr=0.01, epochs=100,
+                         status="ok", bias=1.0283, weights=[2.2193], weight_error=0.28,
+                         optimum_distance=0.29, momentum=momentum, schedule="constant",
+                         dtype="float32")  # fmt: skip
+
+    walkthrough = {"kind": "synthetic", **DataSpec().to_dict()}
+    assert is_walkthrough({"spec": json.loads(json.dumps(walkthrough))})
+    assert not is_walkthrough({"spec": {**walkthrough, "outlier_fraction": 0.1}})
+    df = frame([run(0.0)])
+    assert metrics(df, True)["walkthrough"] == {"epochs_100": {"weight": 2.2193, "bias": 1.0283}}
+    assert "walkthrough" not in metrics(df, False)
+    assert "walkthrough" not in metrics(frame([run(0.9)]), True)

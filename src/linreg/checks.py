@@ -42,6 +42,10 @@ def check(
         parsed = OverridesParser.create().parse_overrides(overrides)
     except Exception as exc:
         raise UsageError(explain(exc)) from None
+    keys = [o.key_or_group for o in parsed]
+    twice = next((k for k in keys if keys.count(k) > 1), None)
+    if twice:
+        raise UsageError(f"{twice} must be given once, got it {keys.count(twice)} times")
     sweeps = [o for o in parsed if o.is_sweep_override()]
     if sweeps and not multirun:
         raise UsageError(
@@ -84,11 +88,15 @@ def _values(o) -> list | None:
     if not o.is_sweep_override():
         return [o.value()]
     try:
-        return list(o.sweep_iterator())
+        values = [getattr(v, "text", v) for v in o.sweep_iterator()]  # 'quoted' -> its text
     except Exception:
         v = o.value()
         ends = [getattr(v, "start", None), getattr(v, "end", None)]
         return None if None in ends else ends
+    again = next((v for v in values if values.count(v) > 1), None)
+    if again is not None:
+        raise UsageError(f"{o.key_or_group} must list each value once, got {again!r} twice")
+    return values
 
 
 def _enumerable(o) -> bool:
@@ -145,6 +153,14 @@ def compose(
                 config_name, overrides=[*overrides, *extra], return_hydra_config=True
             )
     except Exception as exc:
+        given = next(
+            (o for o in overrides if o.lstrip("+~").startswith("hydra.sweeper.params")), ""
+        )
+        if given and "NoneType" in str(exc):  # Hydra 1.3 cannot add to the basic sweeper's params
+            raise UsageError(
+                "hydra.sweeper.params must be set in a config file (a grid in a config of "
+                f"your own: --config-dir/--config-name, see README), got {given!r}"
+            ) from None
         raise UsageError(explain(exc)) from None
     return cfg
 

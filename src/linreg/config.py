@@ -24,7 +24,19 @@ from .core.errors import LinregError, check_choice
 from .core.losses import Loss
 from .core.optim import TrainSettings
 
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+
+def conf_dir() -> Path:
+    """The conf/ of the linreg project being run: the working directory's (or a parent's) when
+    it is a linreg project (a queued DVC experiment runs in a temporary copy with its own), else
+    the one beside this package's source."""
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / "conf" / "pipeline.yaml").is_file() and (folder / "dvc.yaml").is_file():
+            return folder / "conf"
+    return Path(__file__).resolve().parents[2] / "conf"
+
+
+CONF_DIR = conf_dir()
 DATA_KINDS = ("synthetic", "csv")
 GROUPS = ("data", "loss", "backend", "device")
 
@@ -171,6 +183,12 @@ def run_config(cfg: DictConfig) -> RunConfig:
     """Check a composed config and adapt it to plain typed arguments; raises LinregError (or
     OmegaConf's errors for unknown keys and wrong types)."""
     cfg = typed(cfg)
+    groups = [
+        f"{g}.name" for g in ("loss", "backend", "device") if OmegaConf.is_missing(cfg[g], "name")
+    ]
+    unset = groups + [f"{s}.{k}" for s in ("train", "tracking") for k in sorted(_missing(cfg[s]))]
+    if unset:
+        raise LinregError(unset[0], "set (conf/ sets every default; ~key removes it)", "<nothing>")
     data = data_source(cfg.data)
     loss_cfg = OmegaConf.to_container(cfg.loss)
     with naming("loss."):
@@ -183,6 +201,7 @@ def run_config(cfg: DictConfig) -> RunConfig:
             loss=loss, device=cfg.device.name, **OmegaConf.to_container(cfg.train, resolve=True)
         )
     t = cfg.tracking
+    check_tracking(t)
     return RunConfig(
         data=data,
         data_dir=cfg.data.dir,
@@ -191,6 +210,35 @@ def run_config(cfg: DictConfig) -> RunConfig:
         tracking=Tracking(t.experiment, t.uri, t.figures, t.graph, t.objective),
         params=flat_params(cfg),
     )
+
+
+TRACKING_SCHEMES = (
+    "sqlite:///",
+    "http://",
+    "https://",
+    "postgresql",
+    "mysql",
+    "mssql",
+    "databricks",
+)
+
+
+def check_tracking(t) -> None:
+    """What MLflow would refuse only when the first run starts."""
+    from .record import NUMERIC
+
+    with naming("tracking."):
+        if not t.experiment or not t.experiment.strip():
+            raise LinregError("experiment", "a non-empty MLflow experiment name", t.experiment)
+        if t.uri is not None and not t.uri.startswith(TRACKING_SCHEMES):
+            allowed = "an MLflow tracking URI (sqlite:///path, http(s)://host, a database URL)"
+            raise LinregError("uri", allowed, t.uri, note="MLflow 3 refuses a file store")
+        if t.objective is not None:
+            check_choice("objective", t.objective, NUMERIC)
+
+
+def _missing(node: DictConfig) -> list[str]:
+    return [k for k in node if OmegaConf.is_missing(node, k)]
 
 
 def data_source(d: DictConfig) -> DataSpec | CsvSpec:
@@ -231,9 +279,19 @@ def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
 
 # Run folders are named by the run's choices: hydra.run.dir / hydra.sweep.subdir in conf/.
 def _folder(*, _root_: DictConfig) -> str:
-    loss = _root_.loss.name if _root_.loss.name != "huber" else f"huber δ={_root_.loss.delta:g}"
-    parts = [_root_.backend.name, loss, f"lr={_root_.train.lr:g}", f"ep={_root_.train.epochs}"]
-    return folder_name([*parts, _root_.device.name])
+    """The run's folder name from its choices, whatever their YAML types (a value that does not
+    fit is the checks' to report, not the folder name's)."""
+    r = _root_
+    lr, epochs = _as(float, r.train.lr), _as(int, r.train.epochs)
+    loss = r.loss.name if r.loss.name != "huber" else f"huber δ={_as(float, r.loss.get('delta'))}"
+    return folder_name([r.backend.name, loss, f"lr={lr}", f"ep={epochs}", r.device.name])
+
+
+def _as(kind, value) -> str:
+    try:
+        return f"{kind(value):g}" if kind is float else str(kind(value))
+    except (TypeError, ValueError):
+        return str(value)
 
 
 if not OmegaConf.has_resolver("linreg.run_folder"):

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from .core.datafiles import META, load_dataset
+from .core.errors import LinregError
 from .present import report
 from .present.comparison import load_trajectories, sweep_figures
 from .present.summary import write_csv
@@ -28,22 +29,25 @@ class EvaluateError(Exception):
     """runs/ cannot be evaluated; ``str()`` is the one line to print."""
 
 
-def metrics(df) -> dict:
+def metrics(df, walkthrough_data: bool = False) -> dict:
     """What ``dvc metrics show`` and ``dvc exp show`` list: numbers that read well."""
     counts = df["status"].value_counts().to_dict()
     out: dict = {
         "n_runs": len(df),
         **{f"n_{k}": int(counts.get(k, 0)) for k in ("ok", "diverged", "skipped", "failed")},
-        "backend_agreement": report.backend_agreement(df),
+        "backend_agreement": _rounded(report.backend_agreement(df)),
     }
     best = best_runs(df, ["loss"])
     if len(best):
         key = error_key(best)
-        out[f"best_{key}"] = {r["loss"]: float(r[key]) for _, r in best.iterrows()}
+        out[f"best_{key}"] = {r["loss"]: _rounded(r[key]) for _, r in best.iterrows()}
         out["best_run"] = {r["loss"]: r["run_name"] for _, r in best.iterrows()}
     ok = df[df["status"] == "ok"]
-    ref = ok[(ok["backend"] == "torch") & (ok["loss"] == "mse") & (ok["lr"] == 0.01)]
-    if "w_0" in ref.columns and len(ref):
+    # the walkthrough's own runs: its data, torch, mse, lr 0.01, plain full-batch descent
+    ref = ok[(ok["backend"] == "torch") & (ok["loss"] == "mse") & (ok["lr"] == 0.01)
+             & (ok["momentum"] == 0) & (ok["schedule"] == "constant") & ok["batch_size"].isna()
+             & (ok["dtype"] == "float32")]  # fmt: skip
+    if walkthrough_data and "w_0" in ref.columns and len(ref):
         out["walkthrough"] = {
             f"epochs_{int(r['epochs'])}": {"weight": round(float(r["w_0"]), 4),
                                            "bias": round(float(r["bias"]), 4)}
@@ -52,13 +56,25 @@ def metrics(df) -> dict:
     return out
 
 
+def _rounded(x: float | None) -> float | None:
+    return None if x is None else float(f"{float(x):.4g}")
+
+
+def is_walkthrough(meta: dict) -> bool:
+    """Whether the data is the walkthrough's own (the core's default spec)."""
+    from .core.data import DataSpec
+
+    return meta.get("spec") == {"kind": "synthetic", **json.loads(json.dumps(DataSpec().to_dict()))}
+
+
 def build(runs_dir: str = RUNS_DIR, data_dir: str = DATA_DIR, out: str = RESULTS_DIR) -> dict:
     runs, data, results_dir = Path(runs_dir), Path(data_dir), Path(out)
     if not (runs / MANIFEST).is_file():
         raise EvaluateError(f"runs folder must hold {MANIFEST} (run the train stage), got {runs}")
     manifest = read_manifest(runs)
     recs = records(runs, manifest)
-    digest = json.loads((data / META).read_text())["digest"] if (data / META).is_file() else None
+    meta = json.loads((data / META).read_text()) if (data / META).is_file() else {}
+    digest = meta.get("digest")
     stale = [r.run_name for r in recs if r.data_digest and digest and r.data_digest != digest]
     if stale:
         raise EvaluateError(
@@ -67,7 +83,7 @@ def build(runs_dir: str = RUNS_DIR, data_dir: str = DATA_DIR, out: str = RESULTS
         )
     df = frame(recs)
     write_csv(df, results_dir / "summary.csv")
-    m = metrics(df)
+    m = metrics(df, is_walkthrough(meta))
     write_atomic(results_dir / "metrics.json", json.dumps(m, indent=2, ensure_ascii=False))
     plots = results_dir / "plots"
     ok = df[df["status"] == "ok"]
@@ -82,17 +98,26 @@ def build(runs_dir: str = RUNS_DIR, data_dir: str = DATA_DIR, out: str = RESULTS
     return m
 
 
+PLOT_POINTS = 200  # per run in the DVC plot: a chart's shape, not every epoch (runs/ has those)
+
+
 def write_loss_curves(runs: Path, recs, path: Path) -> None:
     """Every finished run's loss per epoch in one long table (run, epoch, loss): ``dvc plots
     show`` overlays them (.dvc/plots/loss_by_run.json), ``dvc plots diff`` compares them across
-    experiments."""
+    experiments.  A long run keeps about PLOT_POINTS epochs, evenly spaced on a log scale of the
+    epoch (where the loss moves), its first and last among them."""
+    import numpy as np
     import pandas as pd
 
-    parts = [
-        r["trajectory"][["epoch", "loss"]].assign(run=r["run_name"])[["run", "epoch", "loss"]]
-        for r in load_trajectories(runs, recs)
-        if r["trajectory"] is not None
-    ]
+    parts = []
+    for r in load_trajectories(runs, recs):
+        t = r["trajectory"]
+        if t is None:
+            continue
+        if len(t) > PLOT_POINTS:
+            keep = np.unique(np.geomspace(1, len(t), PLOT_POINTS).astype(int) - 1)
+            t = t.iloc[np.union1d(keep, [0, len(t) - 1])]
+        parts.append(t[["epoch", "loss"]].assign(run=r["run_name"])[["run", "epoch", "loss"]])
     table = pd.concat(parts) if parts else pd.DataFrame(columns=["run", "epoch", "loss"])
     write_csv(table, path)
 
@@ -113,8 +138,10 @@ def _attach(manifest: dict, results_dir: Path, m: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        m = build(*argv[:3])
-    except EvaluateError as err:
+        if len(argv) > 3:
+            raise EvaluateError(f"arguments must be [runs] [data] [results], got {argv!r}")
+        m = build(*argv)
+    except (EvaluateError, LinregError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     agree = m["backend_agreement"]
@@ -126,7 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     for epochs, wb in m.get("walkthrough", {}).items():
         print(f"  walkthrough (torch · mse · lr=0.01, {epochs.replace('_', ' ')}): "
               f"weight={wb['weight']} bias={wb['bias']}")  # fmt: skip
-    print(f"  results: {RESULTS_DIR}/report.html, summary.csv, metrics.json; runs: make ui")
+    out = argv[2] if len(argv) > 2 else RESULTS_DIR
+    print(f"  results: {out}/report.html, summary.csv, metrics.json; the runs: make ui")
     return 0
 
 

@@ -21,6 +21,7 @@ def build(params_path: str = PARAMS, out: str = DATA_DIR) -> Path:
     from .checks import adapt, compose
 
     spec = adapt(compose(params.split(params_path)[0])).data
+    params.note_stale(params_path)
     data = generate(spec) if isinstance(spec, DataSpec) else load_csv(spec)
     out_path = Path(out)
     out_path.parent.mkdir(parents=True, exist_ok=True)

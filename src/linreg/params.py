@@ -11,8 +11,11 @@ key that is not a config key, an empty list, or a swept key whose single value w
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
+
+from omegaconf import OmegaConf
 
 from .checks import UsageError, compose
 from .config import GROUPS, SECTIONS, flatten, schema_keys
@@ -30,7 +33,7 @@ def load(path: str | os.PathLike = PARAMS) -> dict:
     if not path.is_file():
         raise UsageError(f"params file must exist, got {str(path)!r}")
     try:
-        params = yaml.safe_load(path.read_text()) or {}
+        params = yaml.load(path.read_text(), Loader=_strict_loader()) or {}
     except yaml.YAMLError as exc:
         raise UsageError(f"{path} must be valid YAML, got: {str(exc).splitlines()[0]}") from None
     allowed = [*SECTIONS, "grid"]
@@ -44,6 +47,27 @@ def load(path: str | os.PathLike = PARAMS) -> dict:
     return params
 
 
+def _strict_loader():
+    import yaml
+
+    class StrictLoader(yaml.SafeLoader):
+        """YAML that refuses a key written twice (the last would win without a word)."""
+
+        def construct_mapping(self, node, deep=False):
+            keys = [self.construct_object(k, deep=deep) for k, _ in node.value]
+            twice = next((k for k in keys if keys.count(k) > 1), None)
+            if twice is not None:
+                line = node.start_mark.line + 1
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"the key {twice!r} is written twice (in the mapping at line {line})",
+                )
+            return super().construct_mapping(node, deep)
+
+    return StrictLoader
+
+
 def grid(params: dict) -> dict[str, list]:
     """The grid as config key -> values, each key checked."""
     out = flatten(params.get("grid") or {})
@@ -55,13 +79,18 @@ def grid(params: dict) -> dict[str, list]:
                 "dataset; sweep data in an ad-hoc multirun: linreg -m data=walkthrough,multi)"
             )
         if not (key in GROUPS or (section in SECTIONS and name in schema_keys(section))):
-            keys = [
-                *GROUPS[1:],
-                *(f"{s}.{k}" for s in ("train", "tracking") for k in schema_keys(s)),
-            ]
-            raise UsageError(f"grid.{key} must name a config key ({', '.join(keys)}), got {key!r}")
+            section_keys = schema_keys(section) if section in ("train", "tracking") else []
+            allowed = (
+                f"one of the keys of {section} ({', '.join(section_keys)})"
+                if section_keys
+                else "a config key: loss, backend, device, train.<key> or tracking.<key>"
+            )
+            raise UsageError(f"grid.{key} must be {allowed}, got {key!r}")
         if not isinstance(values, list) or not values:
             raise UsageError(f"grid.{key} must be a non-empty list of values, got {values!r}")
+        twice = next((v for v in values if values.count(v) > 1), None)
+        if twice is not None:
+            raise UsageError(f"grid.{key} must list each value once, got {twice!r} twice")
     return out
 
 
@@ -69,6 +98,26 @@ def overrides(path: str | os.PathLike = PARAMS) -> list[str]:
     """The train stage's Hydra command line: every value of params.yaml, the grid as sweeps."""
     args, sweeps = split(path)
     return args + [f"{k}=" + ",".join(value(v) for v in vals) for k, vals in sweeps.items()]
+
+
+def stage_argv(args: list[str]) -> list[str]:
+    """``linreg --params FILE [wiring...]``: the multirun of FILE.  After the file come only the
+    stage's wiring (``data.dir=``, ``hydra.*``) and Hydra's flags: a value given there would
+    override the file's without a trace in ``dvc params``."""
+    if not args or args[0].startswith("-") or "=" in args[0]:
+        raise UsageError(f"--params must be followed by a params file, got {' '.join(args)!r}")
+    for before, a in itertools.pairwise(args):
+        key = a.split("=", 1)[0].lstrip("+~")
+        flag_value = before.startswith("-") and "=" not in a  # --cfg job, -cn name
+        wiring = key == "data.dir" or key.startswith(("hydra.", "hydra/"))
+        if not (a.startswith("-") or flag_value or wiring):
+            raise UsageError(
+                f"the arguments after --params {args[0]} must be data.dir=... or hydra.* (the "
+                f"values are the params file's: dvc exp run -S {a}), got {a!r}"
+            )
+    if any(a.startswith("-") for a in args[1:]):  # --cfg job, --info ...: the base config
+        return [*split(args[0])[0], *args[1:]]
+    return ["-m", *overrides(args[0]), *args[1:]]
 
 
 def split(path: str | os.PathLike = PARAMS) -> tuple[list[str], dict[str, list]]:
@@ -84,7 +133,7 @@ def split(path: str | os.PathLike = PARAMS) -> tuple[list[str], dict[str, list]]
     for section in SECTIONS:
         for key, v in params.get(section, {}).items():
             full = f"{section}.{key}"
-            if not (key == "name" and section in GROUPS) and full not in sweeps:
+            if not (key == "name" and section in GROUPS) and full not in (*sweeps, "data.dir"):
                 args.append(f"{full}={value(v)}")
     if data.get("dir") is not None:
         raise UsageError(
@@ -93,6 +142,30 @@ def split(path: str | os.PathLike = PARAMS) -> tuple[list[str], dict[str, list]]
         )
     check_single_homes(params, sweeps)
     return args, sweeps
+
+
+def note_stale(path: str | os.PathLike = PARAMS) -> None:
+    """Say where params.yaml differs from conf/: ``dvc repro`` runs params.yaml as it is, so an
+    edit of conf/ takes effect only once ``dvc exp run`` composes it again."""
+    import logging
+
+    from .config import flatten
+
+    try:
+        composed = flatten(OmegaConf.to_container(compose([], "pipeline")))
+    except UsageError:
+        return
+    composed = {k: v for k, v in composed.items() if not k.startswith("hydra.")}
+    given = flatten(load(path))
+    differ = [k for k in sorted(set(composed) | set(given)) if composed.get(k) != given.get(k)]
+    if differ:
+        k = differ[0]
+        more = f" and {len(differ) - 1} more" if len(differ) > 1 else ""
+        logging.getLogger("linreg").warning(
+            f"note: params.yaml differs from conf/ in {k} ({given.get(k)!r} here, "
+            f"{composed.get(k)!r} in conf/){more}: dvc repro runs params.yaml as it is; "
+            "dvc exp run composes it from conf/ and -S"
+        )
 
 
 def check_single_homes(params: dict, sweeps: dict[str, list]) -> None:

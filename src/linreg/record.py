@@ -103,6 +103,8 @@ class RunRecord:
 
 
 SETTINGS = ("lr", "epochs", "momentum", "batch_size", "delta")
+TEXT = ("run_name", "backend", "device", "loss", "status", "mlflow_run_id", "reason", "schedule",
+        "dtype", "data_digest", "run_folder")  # fmt: skip
 
 
 def columns(m: int) -> list[str]:
@@ -114,6 +116,10 @@ def columns(m: int) -> list[str]:
         elif f.metadata.get("column", True):
             out.append(f.name)
     return out
+
+
+# the record's numbers (w_0 for the weights): what an optimising sweeper can minimise
+NUMERIC = tuple(c for c in columns(1) if c not in TEXT)
 
 
 def frame(records: list[RunRecord]):
@@ -181,10 +187,11 @@ def read_manifest(sweep_dir: Path) -> dict:
 
 
 def job_folders(sweep_dir: Path, manifest: dict) -> list[Path]:
-    """This sweep's run folders (Hydra made each, with its .hydra/), in job order."""
+    """This sweep's run folders, in job order: those whose .hydra/config.yaml Hydra wrote since
+    the sweep started (a folder of an earlier sweep into the same place is not this one's)."""
     folders = [
-        p.parent
-        for p in Path(sweep_dir).glob("*/.hydra")
+        p.parent.parent
+        for p in Path(sweep_dir).glob("*/.hydra/config.yaml")
         if p.stat().st_mtime >= manifest.get("started", 0) - 1
     ]
     return sorted(folders, key=lambda p: (int(p.name.split("-", 1)[0]), p.name))

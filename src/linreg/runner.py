@@ -186,5 +186,16 @@ def progress_line(r: RunRecord, place: Place) -> str:
             detail += f"  weight_error={r.weight_error:.2e}"
         detail += f"  {r.wall_s:.2f}s"
     else:
-        detail = (r.reason or "")[:80]
-    return f"{num}{r.status:<8s} {r.run_name}  {detail}"
+        detail = r.reason or ""
+    return fit_line(f"{num}{r.status:<8s} ", r.run_name, f"  {detail}")
+
+
+def fit_line(head: str, name: str, tail: str, width: int = 160) -> str:
+    """head + name + tail in ``width`` characters: the name shortened in its middle first, then
+    the tail at its end (the whole reason is in result.json and MLflow)."""
+    over = len(head) + len(name) + len(tail) - width
+    if over > 0 and len(name) > 60:
+        cut = min(over + 1, len(name) - 59)
+        name = name[: (len(name) - cut) // 2] + "…" + name[(len(name) - cut) // 2 + cut :]
+    line = head + name + tail
+    return line if len(line) <= width else line[: width - 1] + "…"

@@ -24,6 +24,7 @@ from .config import CONF_DIR, run_config
 from .record import RunRecord
 
 OURS = {"-m", "--multirun"}
+RAN: list[Path] = []  # the folders of the single runs of this process, for main
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
@@ -46,6 +47,7 @@ def train(cfg: DictConfig) -> RunRecord | float:
                       manifest["n_runs"])  # fmt: skip
     else:
         place = Place(folder, run.run_name())
+        RAN.append(folder)
     OmegaConf.save(cfg, folder / "config.yaml", resolve=True)
     record = execute(run, place)
     key = run.tracking.objective
@@ -55,7 +57,8 @@ def train(cfg: DictConfig) -> RunRecord | float:
 def _choice(cfg: DictConfig, hc, key: str) -> str:
     if key in hc.runtime.choices:
         return str(hc.runtime.choices[key])
-    return str(OmegaConf.select(cfg, key.lstrip("+~")))
+    value = OmegaConf.select(cfg, key.lstrip("+~"))
+    return "null" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def objective(record: RunRecord, key: str) -> float:
@@ -107,10 +110,9 @@ def main(argv: list[str] | None = None) -> int:
 
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        if argv[:1] == ["--params"]:
-            if len(argv) < 2 or argv[1].startswith("-") or "=" in argv[1]:
-                raise UsageError("--params must be followed by a params file, got nothing")
-            argv = ["-m", *params.overrides(argv[1]), *argv[2:]]
+        stage = argv[:1] == ["--params"]
+        if stage:
+            path, argv = argv[1] if len(argv) > 1 else "", params.stage_argv(argv[1:])
             os.environ["LINREG_STAGE"] = "train"  # the evaluate stage draws the sweep's figures
         multirun, overrides, where, other = parse(argv)
         if other:
@@ -118,13 +120,16 @@ def main(argv: list[str] | None = None) -> int:
             train()
             return 0
         checked = check(overrides, multirun, **where)
+        if stage:
+            params.note_stale(path)
     except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     sys.argv = [sys.argv[0], *argv]
     if not multirun:
+        ran = len(RAN)
         train()
-        return _single(Path(checked.base.hydra.run.dir))
+        return _single(RAN[-1], checked.run.tracking.experiment) if len(RAN) > ran else 1
     opened = len(sweep.OPENED)
     try:
         train()
@@ -133,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     return code
 
 
-def _single(folder: Path) -> int:
+def _single(folder: Path, experiment: str) -> int:
     from .present.summary import describe
 
     try:
@@ -141,7 +146,10 @@ def _single(folder: Path) -> int:
     except (OSError, ValueError):
         return 1
     print(describe(record))
-    print(f"run folder: {folder}")
+    here = Path.cwd()
+    print(f"run folder: {folder.relative_to(here) if folder.is_relative_to(here) else folder}")
+    if record.mlflow_run_id:
+        print(f"mlflow: run {record.mlflow_run_id} in experiment {experiment!r} (make ui)")
     return 1 if record.status == "failed" else 0
 
 

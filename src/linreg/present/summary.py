@@ -29,6 +29,7 @@ def console_table(records: list[RunRecord]) -> str:
     df = frame(records)
     cols = ["run_name", *[c for c in CONSOLE if c in df.columns]]
     view = df[cols].astype(object)
+    view["run_name"] = view["run_name"].map(lambda n: n if len(n) <= 90 else n[:44] + "…" + n[-45:])
     for c in cols[2:]:
         view[c] = view[c].map(lambda v: "" if v is None or v != v else f"{v:.4g}")
     return view.to_string(index=False)

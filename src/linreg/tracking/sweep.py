@@ -29,6 +29,10 @@ OPENED: list[Path] = []  # the sweep folders opened in this process, for linreg.
 
 class SweepCallback(Callback):
     def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
+        if "optuna" in str(OmegaConf.select(config, "hydra.sweeper._target_") or ""):
+            import optuna  # its own INFO lines (a study created...) stay out of the terminal
+
+            optuna.logging.set_verbosity(optuna.logging.WARNING)
         open_sweep(config)
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
@@ -154,5 +158,9 @@ def close(sweep_dir: Path) -> int:
     best = sweep_dir / "optimization_results.yaml"  # an optimising sweeper's answer (Optuna)
     if best.is_file():
         found = OmegaConf.load(best)
-        print(f"  best:    {dict(found.get('best_params', {}))} -> {found.get('best_value')}")
+        chosen = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                          for k, v in found.get("best_params", {}).items())  # fmt: skip
+        value = found.get("best_value")
+        shown = f"{value:.4g}" if isinstance(value, float) else value
+        print(f"  best:    {chosen} -> {shown} (the objective; {best.name})")
     return 1 if c["failed"] else 0
