@@ -277,7 +277,10 @@ def test_optuna_finds_the_learning_rate(tmp_path):
     # lr in [0.1, 1) gets there in 30 epochs; the optimum's loss is the floor
     assert 0.1 <= lr < 1.0
     assert value == pytest.approx(results[0]["optimum_loss"], rel=1e-3)
-    assert f"  best:    {{'train.lr': {lr}}} -> {value}" in proc.stdout.splitlines()
+    best_line = (
+        f"  best:    train.lr={lr:.4g} -> {value:.4g} (the objective; optimization_results.yaml)"
+    )
+    assert best_line in proc.stdout.splitlines()
     assert json.loads((sweep / "sweep.json").read_text())["n_runs"] is None  # a search
     parents, children = split_runs(store_runs(uri))
     assert len(parents) == 1 and parents[0].info.run_name == f"{sweep.name} · 6 runs"
@@ -305,7 +308,7 @@ def test_optuna_search_of_another_key_names_it_in_each_run(tmp_path):
     for run in children:
         lr, momentum = (run.data.params[k] for k in ("train.lr", "train.momentum"))
         assert 0.0 <= float(momentum) <= 0.9
-        name = f"numpy · mse · lr={float(lr):g} · ep=30 · cpu · momentum={momentum}"
+        name = f"numpy · mse · lr={float(lr):g} · ep=30 · cpu · momentum={float(momentum):g}"
         assert run.info.run_name == name
     results = [json.loads(p.read_text()) for p in sweep.glob("*/result.json")]
     assert {r["run_name"] for r in results} == {r.info.run_name for r in children}
