@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import signals
 from .config import RunConfig, naming
 from .core.backends import fit
 from .core.data import Dataset, DataSpec, generate
@@ -75,11 +76,15 @@ def _optimum(data: Dataset, loss) -> np.ndarray:
 
 
 def execute(run: RunConfig, place: Place) -> RunRecord:
-    """Carry out ``run`` into ``place.folder``; returns (and writes) its record.  Never raises."""
+    """Carry out ``run`` into ``place.folder``; returns (and writes) its record.  Never raises,
+    but for a signal (:class:`linreg.signals.Interrupted`, Ctrl-C): the run is then recorded as
+    interrupted and its MLflow run ended KILLED before the signal goes on.  The record says
+    ``ok`` (or ``diverged``) only once everything about the run is recorded."""
     out = place.folder
     out.mkdir(parents=True, exist_ok=True)
     rec = new_record(run, place)
     store = run_id = None
+    killed = False
     started = time.perf_counter()
     try:
         store = open_store(resolve_uri(run.tracking.uri), run.tracking.experiment)
@@ -102,6 +107,8 @@ def execute(run: RunConfig, place: Place) -> RunRecord:
         fill(rec, traj, ev)
         files = write_run_files(out, run, place.name, data, traj, ev)
         log_run(store, run_id, run, data, traj, rec, out, files)
+        signals.check()  # a signal whose exception a library swallowed: not ok after all
+        rec.status = traj.status  # only now: everything about the run is recorded
     except Exception as err:  # recorded, never raised: the sweep goes on
         rec = new_record(run, place, keep=rec)
         rec.reason = str(err) if isinstance(err, LinregError) else f"{type(err).__name__}: {err}"
@@ -109,11 +116,15 @@ def execute(run: RunConfig, place: Place) -> RunRecord:
         if store is not None and run_id is not None:
             with contextlib.suppress(Exception):  # the error itself is already recorded
                 store.log_artifact(run_id, out / "error.txt")
+    except BaseException as err:  # Ctrl-C, SIGTERM: recorded as interrupted, then passed on
+        rec = new_record(run, place, keep=rec)
+        rec.reason, killed = signals.describe(err), True
+        raise
     finally:
         rec.job_s = time.perf_counter() - started
         rec.write(out)
         if store is not None and run_id is not None:
-            _close(store, run_id, rec)
+            _close(store, run_id, rec, "KILLED" if killed else None)
         log.info(progress_line(rec, place))
     return rec
 
@@ -141,8 +152,8 @@ def new_record(run: RunConfig, place: Place, keep: RunRecord | None = None) -> R
 
 
 def fill(rec: RunRecord, traj, ev) -> None:
-    """The numbers of a trained run: learned parameters, errors, losses, timing."""
-    rec.status = traj.status
+    """The numbers of a trained run: learned parameters, errors, losses, timing (its status is
+    set once the run is recorded)."""
     if traj.status == "diverged":
         rec.reason = f"loss exploded at epoch {traj.diverged_at}"
     rec.bias, rec.weights = ev.bias, [float(w) for w in ev.weights]
@@ -158,15 +169,15 @@ def fill(rec: RunRecord, traj, ev) -> None:
     rec.final_grad_norm = float(traj.grad_norm[-1]) if len(traj.grad_norm) else None
 
 
-def _close(store, run_id: str, rec: RunRecord) -> None:
+def _close(store, run_id: str, rec: RunRecord, status: str | None = None) -> None:
     try:
         store.log_metrics(run_id, {"job_s": rec.job_s})
-        tags = {"status": rec.status}
+        tags = {"status": "interrupted" if status == "KILLED" else rec.status}
         if rec.reason:
             tags["reason"] = rec.reason[:5000]
         store.set_tags(run_id, tags)
     finally:
-        store.end_run(run_id, "FAILED" if rec.status == "failed" else "FINISHED")
+        store.end_run(run_id, status or ("FAILED" if rec.status == "failed" else "FINISHED"))
 
 
 def progress_line(r: RunRecord, place: Place) -> str:

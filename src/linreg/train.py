@@ -20,6 +20,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from . import signals
 from .config import CONF_DIR, run_config
 from .record import RunRecord
 
@@ -37,6 +38,7 @@ def train(cfg: DictConfig) -> RunRecord | float:
     from .runner import Place, execute
     from .tracking.sweep import read_manifest
 
+    signals.check()  # no job starts after a signal
     hc = HydraConfig.get()
     run = run_config(cfg)
     folder = Path(hc.runtime.output_dir)
@@ -109,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     from .tracking import sweep
 
     argv = list(sys.argv[1:] if argv is None else argv)
+    signals.install()
     try:
         stage = argv[:1] == ["--params"]
         if stage:
@@ -120,22 +123,49 @@ def main(argv: list[str] | None = None) -> int:
             train()
             return 0
         checked = check(overrides, multirun, **where)
+        reach(checked.run.tracking.uri)
         if stage:
             params.note_stale(path)
     except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except signals.Interrupted as stop:  # before anything ran
+        return stop.code
     sys.argv = [sys.argv[0], *argv]
     if not multirun:
         ran = len(RAN)
-        train()
+        try:
+            train()
+            signals.check()
+        except signals.Interrupted as stop:
+            return stop.code
         return _single(RAN[-1], checked.run.tracking.experiment) if len(RAN) > ran else 1
-    opened = len(sweep.OPENED)
+    opened, stop = len(sweep.OPENED), None
     try:
         train()
+        stop = signals.received()
+    except signals.Interrupted as err:
+        stop = err
     finally:
-        code = sweep.close(sweep.OPENED[-1]) if len(sweep.OPENED) > opened else 1
-    return code
+        name = stop.name if stop else None
+        code = sweep.close(sweep.OPENED[-1], name) if len(sweep.OPENED) > opened else 1
+    return stop.code if stop else code
+
+
+def reach(configured: str | None) -> None:
+    """The tracking server answers, or the command stops here with one line."""
+    from .checks import UsageError
+    from .tracking.health import check_server
+    from .tracking.store import resolve_uri
+
+    uri = resolve_uri(configured)
+    why = check_server(uri)
+    if why:
+        from .tracking.sweep import redact
+
+        raise UsageError(
+            f"tracking.uri must name an MLflow server that answers, got {redact(uri)} ({why})"
+        )
 
 
 def _single(folder: Path, experiment: str) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +15,15 @@ from .store import dvc_experiment, git_commit
 MAX_LOGGED_WEIGHTS = 10  # above this, the per-epoch weights are logged as their norm
 
 
+def process_tags() -> dict:
+    """Which process on which machine runs it: a run left RUNNING by a process that is gone is
+    an orphan (:func:`linreg.tracking.sweep.reap_orphans`)."""
+    return {"linreg.host": socket.gethostname(), "linreg.pid": os.getpid()}
+
+
 def run_tags(run: RunConfig) -> dict:
     return {
+        **process_tags(),
         "backend": run.backend,
         "loss": run.settings.loss.name,
         "device": run.settings.device,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import time
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
 from ..record import MANIFEST, RESULT, counts, read_manifest, records, write_atomic
+from .run import process_tags
 from .store import dvc_experiment, git_commit, open_store, resolve_uri
 
 NAMED = {"backend", "loss", "train.lr", "train.epochs", "device"}  # always in a run's name
@@ -37,6 +39,63 @@ class SweepCallback(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         close(Path(config.hydra.sweep.dir))
+
+
+def end_dead_children(store, parent: str) -> None:
+    """Children of ``parent`` still RUNNING once the sweep is over lost their process (a killed
+    worker, a signal): end them KILLED, never leave them RUNNING."""
+    for run in store.client.search_runs(
+        [store.experiment_id],
+        f"tags.mlflow.parentRunId = '{parent}' and attributes.status = 'RUNNING'",
+    ):
+        store.client.set_tag(run.info.run_id, "status", "interrupted")
+        store.end_run(run.info.run_id, "KILLED")
+
+
+def reap_orphans(store) -> int:
+    """Runs of this store left RUNNING by a process of this machine that is gone (SIGKILL, the
+    OOM killer, a power cut) are ended KILLED, with a one-line notice; the number of them."""
+    host, ended = socket.gethostname(), 0
+    for run in store.client.search_runs(
+        [store.experiment_id], f"attributes.status = 'RUNNING' and tags.`linreg.host` = '{host}'"
+    ):
+        pid = int(run.data.tags.get("linreg.pid", "0") or 0)
+        if pid and not _alive(pid):
+            store.client.set_tag(run.info.run_id, "status", "interrupted")
+            store.end_run(run.info.run_id, "KILLED")
+            ended += 1
+    if ended:
+        log.warning(
+            "note: ended %d run(s) KILLED that a process killed earlier left RUNNING", ended
+        )
+    return ended
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    return True
+
+
+def redact(uri: str) -> str:
+    """A tracking URI without its password, to be written to files."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def unredact(uri: str) -> str:
+    """The URI to connect with: MLFLOW_TRACKING_URI when a manifest's redacted URI is it."""
+    env = os.environ.get("MLFLOW_TRACKING_URI")
+    return env if env and redact(env) == uri and env != uri else uri
 
 
 def swept(config: DictConfig) -> tuple[list[str], int | None]:
@@ -68,6 +127,7 @@ def open_sweep(config: DictConfig) -> dict:
     keys, n_runs = swept(config)
     name = f"dvc · {dvc_experiment() or 'repro'}" if os.environ.get("DVC_ROOT") else sweep_dir.name
     store = open_store(resolve_uri(config.tracking.uri), config.tracking.experiment)
+    reap_orphans(store)
     parent = store.start_run(
         f"{name} · {n_runs or 'search'} runs" if n_runs else f"{name} · search",
         tags={
@@ -76,6 +136,7 @@ def open_sweep(config: DictConfig) -> dict:
             "dvc_experiment": dvc_experiment(),
             "sweep_dir": str(sweep_dir.resolve()),
             "status": "running",
+            **process_tags(),
         },
     )
     overrides = list(config.hydra.overrides.task)
@@ -83,7 +144,7 @@ def open_sweep(config: DictConfig) -> dict:
     manifest = {
         "sweep_name": name,
         "parent_run_id": parent,
-        "tracking_uri": store.uri,
+        "tracking_uri": redact(store.uri),
         "experiment": config.tracking.experiment,
         "overrides": overrides,
         "vary": [k for k in keys if k not in NAMED and not k.startswith("hydra")],
@@ -115,9 +176,10 @@ def _data(sweep_dir: Path, recs):
         return None
 
 
-def close(sweep_dir: Path) -> int:
+def close(sweep_dir: Path, interrupted: str | None = None) -> int:
     """Sum the sweep up into its folder and its parent run, once; the exit status (1 if a run
-    failed or the sweep could not be recorded)."""
+    failed or the sweep could not be recorded).  ``interrupted`` (a signal's name): the sweep
+    was stopped; what finished is summed up and the parent run ended KILLED."""
     from ..present import summary
 
     sweep_dir = Path(sweep_dir)
@@ -134,21 +196,25 @@ def close(sweep_dir: Path) -> int:
     table = summary.write(
         recs, sweep_dir, figures=drawn, data=_data(sweep_dir, recs) if drawn else None
     )
-    store = open_store(manifest["tracking_uri"], manifest["experiment"])
+    store = open_store(unredact(manifest["tracking_uri"]), manifest["experiment"])
     parent = manifest["parent_run_id"]
+    status = "interrupted" if interrupted else "failed" if c["failed"] else "ok"
     try:
+        end_dead_children(store, parent)
         for path in table:
             store.log_artifact(parent, path, None if path.suffix == ".csv" else "figures")
         store.log_metrics(parent, {f"n_{k}": v for k, v in c.items()})
-        store.set_tags(parent, {"status": "failed" if c["failed"] else "ok"})
+        store.set_tags(parent, {"status": status})
         store.client.update_run(parent, name=f"{manifest['sweep_name']} · {len(recs)} runs")
     finally:
-        store.end_run(parent, "FAILED" if c["failed"] else "FINISHED")
+        store.end_run(parent, {"interrupted": "KILLED", "failed": "FAILED"}.get(status, "FINISHED"))
         manifest["closed"] = True
         write_atomic(sweep_dir / MANIFEST, json.dumps(manifest, indent=2))
     print(summary.console_table(recs))
     print(
-        f"{manifest['sweep_name']}: {len(recs)} runs: "
+        f"{manifest['sweep_name']}: {len(recs)} runs"
+        + (f" (interrupted by {interrupted})" if interrupted else "")
+        + ": "
         + ", ".join(f"{v} {k}" for k, v in c.items())
         + f"\n  runs:    {sweep_dir}/ (summary.csv, one folder per run)"
         + f"\n  mlflow:  parent run {parent} in experiment {manifest['experiment']!r}"

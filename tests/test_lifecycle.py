@@ -1,0 +1,141 @@
+"""Bad events, for real: signals to a running sweep, a SIGKILL and the next sweep, a server that
+does not answer.  Each test runs ``python -m linreg.train`` as a process in a tmp dir with its own
+sqlite MLflow store, sends real signals, and reads the store back."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import clean_env, split_runs, store_runs
+from linreg.record import RunRecord
+
+LONG = ["backend=numpy", "train.epochs=40000", "tracking.figures=false", "tracking.graph=false"]
+
+
+def start(cwd: Path, *args: str) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "linreg.train", *args],
+        cwd=cwd,
+        env=clean_env(MLFLOW_TRACKING_URI=f"sqlite:///{cwd / 'mlflow.db'}"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for_first_run(cwd: Path, sweep: str, timeout: float = 60) -> None:
+    """Until the sweep's first run is training (its folder and MLflow run exist)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if list((cwd / sweep).glob("0-*/.hydra/config.yaml")):
+            time.sleep(1.0)  # into the run: the store opened, the run RUNNING
+            return
+        time.sleep(0.1)
+    raise AssertionError("the sweep's first run never started")
+
+
+def statuses(cwd: Path) -> list[str]:
+    return [r.info.status for r in store_runs(f"sqlite:///{cwd / 'mlflow.db'}")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_ends_the_sweep_cleanly(tmp_path, signum, code):
+    proc = start(tmp_path, "-m", "train.lr=0.01,0.02,0.03", *LONG, "hydra.sweep.dir=sw")
+    wait_for_first_run(tmp_path, "sw")
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == code, out + err
+    assert "Traceback" not in err, err
+    name = signal.Signals(signum).name
+    assert f"(interrupted by {name})" in out
+    runs = store_runs(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    assert "RUNNING" not in [r.info.status for r in runs]
+    parents, children = split_runs(runs)
+    assert [p.info.status for p in parents] == ["KILLED"]
+    assert parents[0].data.tags["status"] == "interrupted"
+    assert {c.info.status for c in children} == {"KILLED"}  # the run in flight; none started after
+    [folder] = (tmp_path / "sw").glob("0-*")
+    rec = RunRecord.read(folder)  # its record says what happened, never ok
+    assert rec.status == "failed" and rec.reason.startswith(f"interrupted by {name}")
+    summary = pd.read_csv(tmp_path / "sw" / "summary.csv")
+    assert summary["run_name"].tolist() == [rec.run_name]
+
+
+@pytest.mark.slow
+def test_a_killed_sweeps_runs_are_ended_by_the_next_sweep(tmp_path):
+    proc = start(tmp_path, "-m", "train.lr=0.01,0.02", *LONG, "hydra.sweep.dir=killed")
+    wait_for_first_run(tmp_path, "killed")
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    assert "RUNNING" in statuses(tmp_path)  # nothing could end them: the process is gone
+
+    again = start(tmp_path, "-m", "train.lr=0.01,0.02", "backend=numpy", "train.epochs=5",
+                  "hydra.sweep.dir=again")  # fmt: skip
+    out, err = again.communicate(timeout=120)
+    assert again.returncode == 0, out + err
+    assert "note: ended 2 run(s) KILLED that a process killed earlier left RUNNING" in out + err
+    assert "RUNNING" not in statuses(tmp_path)
+    assert statuses(tmp_path).count("KILLED") == 2  # the killed sweep's parent and its run
+    summary = pd.read_csv(tmp_path / "again" / "summary.csv")
+    assert summary["status"].tolist() == ["ok", "ok"]
+
+
+def test_a_second_signal_ends_the_process_at_once(tmp_path):
+    script = (
+        "import os, signal, time\n"
+        "from linreg import signals\n"
+        "signals.install()\n"
+        "try:\n"
+        "    time.sleep(30)\n"
+        "except signals.Interrupted:\n"
+        "    print('cleaning up', flush=True)\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    time.sleep(30)\n"
+        "    print('never here')\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    time.sleep(2)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=20)
+    assert out == "cleaning up\n"
+    assert proc.returncode == 130  # the first signal's status, without waiting
+
+
+def test_an_unreachable_tracking_server_is_one_line_in_seconds(tmp_path):
+    began = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "linreg.train", "-m", "train.lr=0.01,0.1", "backend=numpy"],
+        cwd=tmp_path,
+        env=clean_env(MLFLOW_TRACKING_URI="http://user:secret@127.0.0.1:9"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert time.monotonic() - began < 15
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stderr.startswith("error: tracking.uri must name an MLflow server that answers")
+    assert len(proc.stderr.splitlines()) == 1
+    assert "secret" not in proc.stderr and "user:***@127.0.0.1:9" in proc.stderr
+    assert os.listdir(tmp_path) == []
+
+
+def test_the_tracking_uri_is_written_without_its_password():
+    from linreg.tracking.sweep import redact, unredact
+
+    uri = "https://ann:s3cret@mlflow.example.org:5000/path"
+    assert redact(uri) == "https://ann:***@mlflow.example.org:5000/path"
+    assert redact("sqlite:////tmp/mlflow.db") == "sqlite:////tmp/mlflow.db"
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    try:
+        assert unredact(redact(uri)) == uri  # the password comes back from the environment only
+    finally:
+        del os.environ["MLFLOW_TRACKING_URI"]
