@@ -10,12 +10,18 @@ ids: no fluent "active run" state leaks between the runs of one process.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: no lock (the project targets Linux and macOS)
+    fcntl = None
 
 import numpy as np
 
@@ -25,6 +31,7 @@ os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
 
 MAX_METRICS_PER_BATCH = 1000  # MLflow's limit for one log_batch
 MAX_PARAMS_PER_BATCH = 100
+CREATE_EXPERIMENT_TRIES = 5
 
 
 def project_root() -> Path:
@@ -56,6 +63,32 @@ def artifact_location(uri: str) -> str | None:
     return None
 
 
+def sqlite_path(uri: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URI; None for anything else (a server, memory)."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    path = uri[len("sqlite:///") :].split("?", 1)[0]
+    return None if path in ("", ":memory:") else Path(path)
+
+
+@contextlib.contextmanager
+def store_lock(uri: str) -> Iterator[None]:
+    """Across processes, one at a time: an exclusive ``flock`` on ``<db>.lock`` beside a sqlite
+    store (the lock file stays; the lock goes with the process, however it ends).  Nothing for a
+    server, which serialises its own writes, nor where ``fcntl`` is missing (Windows)."""
+    db = sqlite_path(uri)
+    if db is None or fcntl is None:
+        yield
+        return
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(db.with_name(db.name + ".lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 class Store:
     """One MLflow store and experiment; created once per process (the schema before any worker)."""
 
@@ -63,20 +96,33 @@ class Store:
         from mlflow.tracking import MlflowClient
 
         self.uri = uri
-        self.client = MlflowClient(tracking_uri=uri)
-        exp = self.client.get_experiment_by_name(experiment)
-        if exp is None:
+        # MlflowClient's constructor builds the store: for a sqlite file that creates the tables
+        # and runs MLflow's schema migrations the first time, which two processes must not do
+        # at once (a broken migration can leave the store unusable).  The lock covers that and
+        # getting or creating the experiment; MLflow caches the built store per process.
+        with store_lock(uri):
+            self.client = MlflowClient(tracking_uri=uri)
+            self.experiment_id = self._experiment(experiment)
+
+    def _experiment(self, name: str) -> str:
+        """The experiment's id, created if missing.  Under the lock for a sqlite file; a
+        server may see another client create it between our get and create: that client's
+        experiment is the one (a conflict error, then found on the next try)."""
+        from mlflow.exceptions import MlflowException
+
+        for attempt in range(CREATE_EXPERIMENT_TRIES):
+            exp = self.client.get_experiment_by_name(name)
+            if exp is not None:
+                return exp.experiment_id
             try:
-                self.experiment_id = self.client.create_experiment(
-                    experiment, artifact_location=artifact_location(uri)
+                return self.client.create_experiment(
+                    name, artifact_location=artifact_location(self.uri)
                 )
-            except Exception:  # another process created it in the meantime
-                exp = self.client.get_experiment_by_name(experiment)
-                if exp is None:
+            except MlflowException:
+                if attempt == CREATE_EXPERIMENT_TRIES - 1:
                     raise
-                self.experiment_id = exp.experiment_id
-        else:
-            self.experiment_id = exp.experiment_id
+                time.sleep(0.1 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     # --- runs ------------------------------------------------------------------------------
     def start_run(
