@@ -719,3 +719,14 @@ def test_a_key_written_twice_in_params_is_bad_input(tmp_path):
         proc, r"params\.yaml must be valid YAML, got: the key 'lr' is written twice"
     )
     assert sorted(os.listdir(tmp_path)) == ["params.yaml"]
+
+
+@OPTUNA
+def test_an_optimising_sweeper_without_an_objective_is_bad_input(tmp_path):
+    """Stock Optuna would get a record, not a number, from each run, and crash after its trials."""
+    space = "train.lr=interval(0.01,0.1)"
+    proc = command(
+        "train", "-m", "hydra/sweeper=optuna", "hydra.sweeper.n_trials=2", space, cwd=tmp_path
+    )
+    assert_one_line_error(proc, r"tracking\.objective must name the record field .* got null$")
+    assert os.listdir(tmp_path) == []

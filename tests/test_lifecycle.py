@@ -129,7 +129,7 @@ def test_an_unreachable_tracking_server_is_one_line_in_seconds(tmp_path):
 
 
 def test_the_tracking_uri_is_written_without_its_password():
-    from linreg.tracking.sweep import redact, unredact
+    from linreg.tracking.store import redact, unredact
 
     uri = "https://ann:s3cret@mlflow.example.org:5000/path"
     assert redact(uri) == "https://ann:***@mlflow.example.org:5000/path"

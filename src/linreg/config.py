@@ -23,6 +23,7 @@ from .core.device import DEVICES, resolve_device
 from .core.errors import LinregError, check_choice
 from .core.losses import Loss
 from .core.optim import TrainSettings
+from .core.resources import check_data_fits, check_trajectory_fits
 
 
 def conf_dir() -> Path:
@@ -200,6 +201,7 @@ def run_config(cfg: DictConfig) -> RunConfig:
         settings = TrainSettings(
             loss=loss, device=cfg.device.name, **OmegaConf.to_container(cfg.train, resolve=True)
         )
+    check_fits(data, settings, cfg.backend.name)
     t = cfg.tracking
     check_tracking(t)
     return RunConfig(
@@ -210,6 +212,21 @@ def run_config(cfg: DictConfig) -> RunConfig:
         tracking=Tracking(t.experiment, t.uri, t.figures, t.graph, t.objective),
         params=flat_params(cfg),
     )
+
+
+def check_fits(data: DataSpec | CsvSpec, settings: TrainSettings, backend: str) -> None:
+    """The data and the trajectory must fit in memory: one line naming data.n_samples (or
+    data.n_features, data.n_test) or train.epochs and the largest value that fits, before any
+    work (a CSV's size is known once read: its columns count as one feature here)."""
+    used = 0
+    if isinstance(data, DataSpec):
+        with naming("data."):
+            used = check_data_fits(data.n_samples, data.n_features, data.n_test, backend)
+        m = data.n_features
+    else:
+        m = len(data.features or ()) or 1
+    with naming("train."):
+        check_trajectory_fits(settings.epochs, m, used)
 
 
 TRACKING_SCHEMES = (

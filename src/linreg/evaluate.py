@@ -12,10 +12,13 @@ them to the sweep's MLflow parent run.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
-from .core.datafiles import META, load_dataset
+from .core.datafiles import load_dataset
 from .core.errors import LinregError
 from .present import report
 from .present.comparison import load_trajectories, sweep_figures
@@ -68,49 +71,115 @@ def is_walkthrough(meta: dict) -> bool:
 
 
 def build(runs_dir: str = RUNS_DIR, data_dir: str = DATA_DIR, out: str = RESULTS_DIR) -> dict:
-    runs, data, results_dir = Path(runs_dir), Path(data_dir), Path(out)
-    if not (runs / MANIFEST).is_file():
-        raise EvaluateError(f"runs folder must hold {MANIFEST} (run the train stage), got {runs}")
-    manifest = read_manifest(runs)
-    recs = records(runs, manifest)
-    meta = json.loads((data / META).read_text()) if (data / META).is_file() else {}
-    digest = meta.get("digest")
-    stale = [r.run_name for r in recs if r.data_digest and digest and r.data_digest != digest]
+    """Read and check everything first (runs/, data/, every run's trajectory, results/'s place),
+    then write results/ from a scratch folder beside it, each output moved into place whole: bad
+    input leaves results/ as it was."""
+    runs, data_path, results_dir = Path(runs_dir), Path(data_dir), Path(out)
+    manifest, recs = read_runs(runs)
+    data = load_dataset(data_path)  # LinregError naming data.dir: missing, corrupt, not JSON
+    stale = [r.run_name for r in recs if r.data_digest and r.data_digest != data.digest]
     if stale:
         raise EvaluateError(
-            f"runs must be trained on the data in {data}/, got {len(stale)} run(s) "
+            f"runs must be trained on the data in {data_path}/, got {len(stale)} run(s) "
             f"trained on other data (first: {stale[0]}); rerun the train stage"
         )
+    trajectories = read_trajectories(runs, recs)
+    check_results_place(results_dir)
     df = frame(recs)
-    write_csv(df, results_dir / "summary.csv")
-    m = metrics(df, is_walkthrough(meta))
-    write_atomic(results_dir / "metrics.json", json.dumps(m, indent=2, ensure_ascii=False))
-    plots = results_dir / "plots"
-    ok = df[df["status"] == "ok"]
-    write_csv(
-        ok[["run_name", "weight_error", "optimum_distance", "train_loss"]], plots / "errors.csv"
-    )
-    write_loss_curves(runs, recs, plots / "loss.csv")
-    figures = sweep_figures(runs, recs, results_dir / "figures", load_dataset(data))
-    (results_dir / "figures").mkdir(parents=True, exist_ok=True)  # a DVC output, even if empty
-    report.write(df, figures, results_dir, f"linreg · {manifest['sweep_name']}")
+    m = metrics(df, is_walkthrough({"spec": data.spec}))
+    results_dir.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=results_dir.parent, prefix=".evaluate-") as tmp:
+        scratch = Path(tmp)
+        write_csv(df, scratch / "summary.csv")
+        write_atomic(scratch / "metrics.json", json.dumps(m, indent=2, ensure_ascii=False))
+        plots = scratch / "plots"
+        ok = df[df["status"] == "ok"]
+        write_csv(
+            ok[["run_name", "weight_error", "optimum_distance", "train_loss"]],
+            plots / "errors.csv",
+        )
+        write_loss_curves(trajectories, plots / "loss.csv")
+        figures = sweep_figures(runs, recs, scratch / "figures", data)
+        (scratch / "figures").mkdir(parents=True, exist_ok=True)  # a DVC output, even if empty
+        report.write(df, figures, scratch, f"linreg · {manifest['sweep_name']}")
+        results_dir.mkdir(exist_ok=True)
+        for entry in sorted(scratch.iterdir()):
+            _replace(entry, results_dir / entry.name)
     _attach(manifest, results_dir, m)
     return m
+
+
+MANIFEST_KEYS = ("sweep_name", "parent_run_id", "tracking_uri", "experiment")
+
+
+def read_runs(runs: Path) -> tuple[dict, list]:
+    """The sweep's manifest and its runs' records, checked."""
+    if not (runs / MANIFEST).is_file():
+        raise EvaluateError(f"runs folder must hold {MANIFEST} (run the train stage), got {runs}")
+    try:
+        manifest = read_manifest(runs)
+    except (OSError, ValueError) as exc:  # ValueError: JSON's and UTF-8's errors
+        raise EvaluateError(
+            f"{runs / MANIFEST} must be the sweep's JSON manifest (rerun the train stage), "
+            f"got {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        ) from None
+    missing = [k for k in MANIFEST_KEYS if not isinstance(manifest, dict) or k not in manifest]
+    if missing:
+        raise EvaluateError(
+            f"{runs / MANIFEST} must hold {', '.join(MANIFEST_KEYS)} (rerun the train stage), "
+            f"got no {missing[0]}"
+        )
+    return manifest, records(runs, manifest)
+
+
+def read_trajectories(runs: Path, recs) -> list[dict]:
+    """Each record with its trajectory table (None where it has none); a run folder whose
+    trajectory.csv cannot be read is named."""
+    out = []
+    for rec in recs:
+        try:
+            out.extend(load_trajectories(runs, [rec]))
+        except Exception as exc:  # pandas' parser errors, a bad encoding, an unreadable file
+            where = runs / (rec.run_folder or "") / "trajectory.csv"
+            raise EvaluateError(
+                f"{where} must be a readable trajectory table (rerun the train stage), got "
+                f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            ) from None
+    return out
+
+
+def check_results_place(results_dir: Path) -> None:
+    from .checks import UsageError, check_folder
+
+    if results_dir.exists() and not results_dir.is_dir():
+        raise EvaluateError(f"results must be a folder, got {str(results_dir)!r} (a file)")
+    try:
+        check_folder("results", str(results_dir))
+    except UsageError as err:
+        raise EvaluateError(str(err)) from None
+
+
+def _replace(src: Path, dst: Path) -> None:
+    """Move ``src`` to ``dst`` in one rename (a folder replaces the old one)."""
+    if dst.is_dir() and not dst.is_symlink():
+        shutil.rmtree(dst)
+    os.replace(src, dst)
 
 
 PLOT_POINTS = 200  # per run in the DVC plot: a chart's shape, not every epoch (runs/ has those)
 
 
-def write_loss_curves(runs: Path, recs, path: Path) -> None:
+def write_loss_curves(trajectories: list[dict], path: Path) -> None:
     """Every finished run's loss per epoch in one long table (run, epoch, loss): ``dvc plots
     show`` overlays them (.dvc/plots/loss_by_run.json), ``dvc plots diff`` compares them across
     experiments.  A long run keeps about PLOT_POINTS epochs, evenly spaced on a log scale of the
-    epoch (where the loss moves), its first and last among them."""
+    epoch (where the loss moves), its first and last among them.  ``trajectories``: as
+    :func:`read_trajectories` returns them."""
     import numpy as np
     import pandas as pd
 
     parts = []
-    for r in load_trajectories(runs, recs):
+    for r in trajectories:
         t = r["trajectory"]
         if t is None:
             continue
@@ -124,9 +193,9 @@ def write_loss_curves(runs: Path, recs, path: Path) -> None:
 
 def _attach(manifest: dict, results_dir: Path, m: dict) -> None:
     """The evaluation joins the sweep's parent run in MLflow."""
-    from .tracking.store import open_store
+    from .tracking.store import open_store, unredact
 
-    store = open_store(manifest["tracking_uri"], manifest["experiment"])
+    store = open_store(unredact(manifest["tracking_uri"]), manifest["experiment"])
     parent = manifest["parent_run_id"]
     for name in ("summary.csv", "metrics.json", "report.md", "report.html"):
         store.log_artifact(parent, results_dir / name, "evaluation")

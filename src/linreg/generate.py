@@ -10,6 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from .checks import UsageError
 from .core.data import DataSpec, generate
 from .core.datafiles import load_csv, save_dataset
 from .params import DATA_DIR, PARAMS
@@ -18,12 +19,15 @@ from .params import DATA_DIR, PARAMS
 def build(params_path: str = PARAMS, out: str = DATA_DIR) -> Path:
     """The data spec checked as the train stage will check it, then made and written whole."""
     from . import params
-    from .checks import adapt, compose
+    from .checks import adapt, check_folder, compose
 
     spec = adapt(compose(params.split(params_path)[0])).data
+    out_path = Path(out)
+    if out_path.exists() and not out_path.is_dir():
+        raise UsageError(f"the data folder must be a folder, got {out!r} (a file)")
+    check_folder("the data folder", str(out_path.parent), given=out)
     params.note_stale(params_path)
     data = generate(spec) if isinstance(spec, DataSpec) else load_csv(spec)
-    out_path = Path(out)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out_path.parent, prefix=".generate-") as tmp:
         save_dataset(data, tmp)
@@ -39,7 +43,6 @@ def build(params_path: str = PARAMS, out: str = DATA_DIR) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .checks import UsageError
     from .core.errors import LinregError
 
     argv = list(sys.argv[1:] if argv is None else argv)

@@ -33,9 +33,18 @@ def load(path: str | os.PathLike = PARAMS) -> dict:
     if not path.is_file():
         raise UsageError(f"params file must exist, got {str(path)!r}")
     try:
-        params = yaml.load(path.read_text(), Loader=_strict_loader()) or {}
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        byte = exc.object[exc.start]
+        raise UsageError(
+            f"{path} must be UTF-8 text, got byte {byte:#04x} at offset {exc.start}"
+        ) from None
+    except OSError as exc:
+        raise UsageError(f"{path} must be a readable file, got {exc.strerror or exc}") from None
+    try:
+        params = yaml.load(text, Loader=_strict_loader()) or {}
     except yaml.YAMLError as exc:
-        raise UsageError(f"{path} must be valid YAML, got: {str(exc).splitlines()[0]}") from None
+        raise UsageError(f"{path} must be valid YAML, got: {_yaml_problem(exc)}") from None
     allowed = [*SECTIONS, "grid"]
     if not isinstance(params, dict):
         raise UsageError(f"{path} must be a mapping of {', '.join(allowed)}, got {params!r}")
@@ -45,6 +54,17 @@ def load(path: str | os.PathLike = PARAMS) -> dict:
         if not isinstance(value, dict):
             raise UsageError(f"{path}: {key} must be a mapping, got {value!r}")
     return params
+
+
+def _yaml_problem(exc) -> str:
+    """A YAML error as one line: what is wrong and where (line and column, 1-based)."""
+    problem = getattr(exc, "problem", None)
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    if not problem:
+        return " ".join(str(exc).split())
+    context = getattr(exc, "context", None)
+    text = f"{context}: {problem}" if context else problem
+    return f"{text} (line {mark.line + 1}, column {mark.column + 1})" if mark else text
 
 
 def _strict_loader():

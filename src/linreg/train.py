@@ -161,7 +161,7 @@ def reach(configured: str | None) -> None:
     uri = resolve_uri(configured)
     why = check_server(uri)
     if why:
-        from .tracking.sweep import redact
+        from .tracking.store import redact
 
         raise UsageError(
             f"tracking.uri must name an MLflow server that answers, got {redact(uri)} ({why})"

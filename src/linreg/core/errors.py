@@ -89,3 +89,26 @@ def check_choice(param: str, value: Any, choices: Iterable[str]) -> str:
     if value not in choices:
         raise LinregError(param, "one of " + ", ".join(choices), value)
     return value
+
+
+def check_finite(param: str, a: Any) -> None:
+    """Raise unless ``a`` is an array of finite real numbers (no NaN, no inf), naming where the
+    first bad value is.  Costs two passes over ``a`` and no copy while it is fine."""
+    import numpy as np
+
+    a = np.asarray(a)
+    allowed = "finite numbers (no NaN or inf)"
+    if a.dtype.kind not in "biuf":
+        raise LinregError(param, allowed, f"<an array of {a.dtype.name}>")
+    if a.size == 0 or a.dtype.kind != "f":
+        return
+    if math.isfinite(float(a.min())) and math.isfinite(float(a.max())):
+        return
+    bad = ~np.isfinite(a)
+    first = np.unravel_index(int(np.argmax(bad)), a.shape)
+    where = ", ".join(str(int(i)) for i in first)
+    n_nan, n_inf = int(np.isnan(a).sum()), int(np.isinf(a).sum())
+    counts = " and ".join(f"{k} {name}" for k, name in ((n_nan, "NaN"), (n_inf, "inf")) if k)
+    if a.size <= 8:
+        raise LinregError(param, allowed, a.tolist())
+    raise LinregError(param, allowed, f"<{counts} value(s), the first at [{where}]>")

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from .data import Dataset
+from .errors import LinregError
 from .losses import Loss
 from .optim import Trajectory
 
@@ -185,6 +186,21 @@ class Evaluation:
         return asdict(self)
 
 
+def _parameters(param: str, theta, m: int) -> np.ndarray:
+    """``theta`` as (b, w_0..w_{m-1}) in float64; its length checked (NaN is allowed: a diverged
+    run's parameters evaluate to an infinite loss)."""
+    a = np.asarray(theta)
+    if a.dtype.kind not in "biuf":
+        raise LinregError(
+            param, f"n_features + 1 = {m + 1} numbers (bias first)", f"<an array of {a.dtype.name}>"
+        )
+    a = a.astype(np.float64).reshape(-1) if a.ndim <= 1 else a
+    if a.shape != (m + 1,):
+        given = a.tolist() if a.size <= 8 else f"<an array of shape {a.shape}>"
+        raise LinregError(param, f"n_features + 1 = {m + 1} numbers (bias first)", given)
+    return a
+
+
 def evaluate(
     theta: np.ndarray,
     data: Dataset,
@@ -196,7 +212,9 @@ def evaluate(
 
     ``theta_opt`` may be passed when it is already known (one optimum serves every run of a sweep).
     """
-    theta = np.asarray(theta, dtype=np.float64)
+    theta = _parameters("theta", theta, data.n_features)
+    if theta_opt is not None:
+        theta_opt = _parameters("theta_opt", theta_opt, data.n_features)
     if theta_opt is None:
         theta_opt = optimum(loss, data.X, data.y)
     A = design(data.X)

@@ -64,20 +64,30 @@ class TrainSettings:
         return self.batch_size is None or self.batch_size >= n_samples
 
 
-def lr_schedule(s: TrainSettings) -> list[float]:
-    """The lr used in each epoch, as ``torch.optim.lr_scheduler`` closed forms (T_max = epochs)."""
-    out = []
-    for e in range(s.epochs):
-        if s.schedule == "constant":
-            lr = s.lr
-        elif s.schedule == "step":
-            lr = s.lr * s.gamma ** (e // s.step_size)
-        elif s.schedule == "exponential":
-            lr = s.lr * s.gamma**e
-        else:
-            lr = s.eta_min + (s.lr - s.eta_min) * (1 + math.cos(math.pi * e / s.epochs)) / 2
-        out.append(lr)
-    return out
+def lr_schedule(s: TrainSettings) -> np.ndarray:
+    """The lr used in each epoch (float64, one per epoch), as ``torch.optim.lr_scheduler`` closed
+    forms (T_max = epochs).
+
+    Built as an array, never a list of Python floats (a long run would not fit).  The values are
+    bit for bit those of the scalar formulas ``lr * gamma ** (e // step_size)``, ``lr * gamma **
+    e`` and ``eta_min + (lr - eta_min) * (1 + cos(pi * e / epochs)) / 2``: the arithmetic is
+    numpy's (IEEE, the same operations in the same order), but ``**`` and ``cos`` are the C
+    library's through Python, as before, since numpy's SIMD power and cosine may round otherwise.
+    """
+    n = s.epochs
+    if s.schedule == "constant":
+        return np.full(n, float(s.lr))
+    if s.schedule == "step":
+        k = (n - 1) // s.step_size + 1  # one value per step, then each repeated
+        per_step = np.fromiter((s.lr * s.gamma**i for i in range(k)), np.float64, count=k)
+        counts = np.full(k, s.step_size)
+        counts[-1] = n - (k - 1) * s.step_size
+        return np.repeat(per_step, counts)
+    if s.schedule == "exponential":
+        return np.fromiter((s.lr * s.gamma**e for e in range(n)), np.float64, count=n)
+    angle = math.pi * np.arange(n, dtype=np.float64) / s.epochs
+    cos = np.fromiter(map(math.cos, angle), np.float64, count=n)
+    return s.eta_min + (s.lr - s.eta_min) * (1 + cos) / 2
 
 
 def batch_plan(s: TrainSettings, n: int):

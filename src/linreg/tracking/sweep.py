@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from ..record import MANIFEST, RESULT, counts, read_manifest, records, write_atomic
 from .run import process_tags
-from .store import dvc_experiment, git_commit, open_store, resolve_uri
+from .store import dvc_experiment, git_commit, open_store, redact, resolve_uri, unredact
 
 NAMED = {"backend", "loss", "train.lr", "train.epochs", "device"}  # always in a run's name
 log = logging.getLogger("linreg")
@@ -79,23 +79,6 @@ def _alive(pid: int) -> bool:
     except PermissionError:  # another user's process: alive
         return True
     return True
-
-
-def redact(uri: str) -> str:
-    """A tracking URI without its password, to be written to files."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(uri)
-    if parts.password is None:
-        return uri
-    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-def unredact(uri: str) -> str:
-    """The URI to connect with: MLFLOW_TRACKING_URI when a manifest's redacted URI is it."""
-    env = os.environ.get("MLFLOW_TRACKING_URI")
-    return env if env and redact(env) == uri and env != uri else uri
 
 
 def swept(config: DictConfig) -> tuple[list[str], int | None]:

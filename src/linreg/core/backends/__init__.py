@@ -12,7 +12,7 @@ from typing import Protocol
 import numpy as np
 
 from ..device import resolve_device
-from ..errors import check_choice, check_number
+from ..errors import LinregError, check_choice, check_finite, check_number
 from ..optim import TrainSettings, Trajectory
 
 _MODULES = {
@@ -47,13 +47,21 @@ def fit(
     impl = get_backend(backend)
     X = np.asarray(X)
     y = np.asarray(y).reshape(-1)
-    theta0 = np.asarray(theta0, dtype=np.float64).reshape(-1)
+    theta0 = np.asarray(theta0).reshape(-1)
     if X.ndim != 2 or X.shape[0] != y.shape[0]:
-        raise ValueError(f"X must be (n, m) with n = len(y); got X{X.shape}, y{y.shape}")
+        raise LinregError(
+            "X", "a 2-d array (n, m) with n = len(y)", f"<X of shape {X.shape}, y of {y.shape}>"
+        )
     n, m = X.shape
     check_number("n_samples", n, ge=2, integer=True)
     if theta0.shape != (m + 1,):
-        raise ValueError(f"theta0 must have m + 1 = {m + 1} values (bias first), got {theta0.size}")
+        raise LinregError(
+            "theta0", f"m + 1 = {m + 1} values (bias first)", f"<{theta0.size} values>"
+        )
+    check_finite("X", X)
+    check_finite("y", y)
+    check_finite("theta0", theta0)
+    theta0 = theta0.astype(np.float64)
     settings.check_against(n)
     device = resolve_device(settings.device, backend)
     # A diverging run overflows on its way to being stopped: that is reported as its status,

@@ -77,7 +77,7 @@ def train(
             for idx in [None] if batches is None else batches:
                 if idx is not None:
                     _, grad = loss_and_gradient(s.loss, X[idx], y[idx], theta)
-                velocity = step(theta, grad, velocity, lrs[e], s.momentum)
+                velocity = step(theta, grad, velocity, float(lrs[e]), s.momentum)
     wall = time.perf_counter() - start
     return finish(
         loss_h[:done],

@@ -57,7 +57,7 @@ def fit(X, y, theta0, s: TrainSettings, device: str = "cpu") -> Trajectory:
         for idx in [None] if batches is None else batches:
             if idx is not None:
                 _, grad = _loss_and_grad(s.loss, rows, ys, theta, idx.tolist())
-            velocity = _step(theta, grad, velocity, lrs[e], s.momentum)
+            velocity = _step(theta, grad, velocity, float(lrs[e]), s.momentum)
     wall = time.perf_counter() - start
     return finish(
         loss_h,

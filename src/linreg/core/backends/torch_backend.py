@@ -125,14 +125,14 @@ def _fit_cpu(X, y, theta0, s: TrainSettings) -> Trajectory:
         if not (limit >= J):  # also catches NaN
             break
         if batches is None:
-            _sgd_step(params, bufs, lrs[e], s.momentum)
+            _sgd_step(params, bufs, float(lrs[e]), s.momentum)
             bias.grad = weight.grad = None
             continue
         bias.grad = weight.grad = None
         for idx in batches:
             idx_t = torch.from_numpy(idx)
             loss_fn(forward(Xt[idx_t]), yt[idx_t]).backward()
-            _sgd_step(params, bufs, lrs[e], s.momentum)
+            _sgd_step(params, bufs, float(lrs[e]), s.momentum)
             bias.grad = weight.grad = None
     wall = time.perf_counter() - start
     final = np.concatenate((b_view, w_view)).astype(np.float64)
@@ -181,7 +181,7 @@ def _fit_device(X, y, theta0, s: TrainSettings, device: str) -> Trajectory:
     done = 0
     start = time.perf_counter()
     for e, batches in enumerate(batch_plan(s, n)):
-        optimizer.param_groups[0]["lr"] = lrs[e]
+        optimizer.param_groups[0]["lr"] = float(lrs[e])
         loss = loss_fn(model(Xt), yt)
         optimizer.zero_grad()
         loss.backward()
@@ -332,9 +332,9 @@ def _fit_stats(X, y, theta0, s: TrainSettings, device: str) -> Trajectory:
         nonlocal velocity
         if s.momentum:
             velocity = grad.clone() if velocity is None else velocity.mul_(s.momentum).add_(grad)
-            theta.sub_(lrs[e] * velocity)
+            theta.sub_(float(lrs[e]) * velocity)
         else:
-            theta.sub_(lrs[e] * grad)
+            theta.sub_(float(lrs[e]) * grad)
 
     J0, g0 = formula(Xt, yt, theta, s.loss)
     loss_h[0], theta_h[0], gn_h[0] = J0, theta, g0.double().norm()
