@@ -10,18 +10,15 @@ what was given (:class:`UsageError`).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from .config import CONF_DIR, GROUPS, RunConfig, check_runnable, run_config, schema_keys
+from .config import CONF_DIR, GROUPS, RunConfig, check_runnable, run_config
 from .core.errors import LinregError
-
-
-class UsageError(Exception):
-    """A bad command line or params file; ``str()`` is the one line to print."""
+from .explain import UsageError, explain
+from .places import check_hydra, check_store
 
 
 @dataclass
@@ -75,72 +72,6 @@ def check(
     check_store(run)
     _checked(check_data, run)
     return Checked(base=base, run=run, sweeps=values)
-
-
-def check_hydra(cfg: DictConfig, multirun: bool) -> None:
-    """What Hydra would meet only once it starts: the output folder it must create
-    (``hydra.run.dir``, or ``hydra.sweep.dir`` for a multirun) and the launcher's settings."""
-    key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
-    try:
-        folder = OmegaConf.select(cfg, key, throw_on_resolution_failure=True)
-    except Exception as exc:
-        raise UsageError(f"{key}: {explain(exc)}") from None
-    if folder is not None:
-        check_folder(key, str(folder))
-    launcher = OmegaConf.select(cfg, "hydra.launcher")
-    target = str(OmegaConf.select(cfg, "hydra.launcher._target_") or "")
-    if multirun and launcher is not None and target.endswith("JoblibLauncher"):
-        n_jobs = launcher.get("n_jobs")
-        if n_jobs is not None and (
-            isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0
-        ):
-            raise UsageError(
-                "hydra.launcher.n_jobs must be an integer other than 0 (the number of parallel "
-                f"jobs; -1: one per CPU), got {n_jobs!r}"
-            )
-
-
-def check_store(run: RunConfig) -> None:
-    """A local MLflow store (``sqlite:///path``) must be a file that can be created."""
-    import os
-
-    from .tracking.store import resolve_uri, sqlite_path
-
-    key = "tracking.uri" if run.tracking.uri else "MLFLOW_TRACKING_URI"
-    if not run.tracking.uri and not os.environ.get("MLFLOW_TRACKING_URI"):
-        key = "tracking.uri"  # the default store, sqlite:///<project>/mlflow.db
-    uri = resolve_uri(run.tracking.uri)
-    path = sqlite_path(uri)
-    if path is None:
-        return
-    if path.is_dir():
-        raise UsageError(f"{key} must name a sqlite database file, got {uri!r} (a folder)")
-    check_folder(key, str(path.parent), given=uri)
-
-
-def check_folder(key: str, folder: str, given: str | None = None) -> None:
-    """``folder`` must be (or be creatable as) a folder this process can write in.  Proven by
-    creating and removing an empty folder in its nearest existing ancestor: nothing is left."""
-    import os
-    import tempfile
-
-    path = Path(folder)
-    path = path if path.is_absolute() else Path.cwd() / path
-    probe = path
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    given = folder if given is None else given
-    what = "a folder that" if given == folder else "a path whose folder"
-    allowed = f"{what} can be created and written"
-    if not probe.is_dir():
-        raise UsageError(f"{key} must be {allowed}, got {given!r} ({probe} is a file)")
-    try:
-        os.rmdir(tempfile.mkdtemp(dir=probe, prefix=".linreg-check-"))
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise UsageError(
-            f"{key} must be {allowed}, got {given!r} ({probe} refuses a new folder: {reason})"
-        ) from None
 
 
 def check_data(run: RunConfig) -> None:
@@ -262,60 +193,3 @@ def _checked(fn, arg):
         raise UsageError(str(err)) from None
     except Exception as exc:
         raise UsageError(explain(exc)) from None
-
-
-def explain(exc: BaseException) -> str:
-    """Hydra's and OmegaConf's errors as one line naming the key, what is allowed and the value."""
-    from hydra.errors import MissingConfigException
-    from omegaconf.errors import ConfigAttributeError, ConfigKeyError, ValidationError
-
-    if isinstance(exc, LinregError | UsageError):
-        return str(exc)
-    if isinstance(exc, MissingConfigException) and exc.options:
-        group, _, given = (exc.missing_cfg_file or "").rpartition("/")
-        return f"{group or 'config group'} must be one of {', '.join(exc.options)}, got {given!r}"
-    cause = exc.__cause__ or exc
-    key = getattr(cause, "full_key", None)
-    if isinstance(cause, ConfigKeyError | ConfigAttributeError) and key:
-        return _unknown_key(key)
-    if isinstance(cause, ValidationError) and key:
-        msg = str(cause).splitlines()[0]
-        match = re.search(r"Value '(.*)' of type '\w+' could not be converted to (\w+)", msg)
-        if match:
-            kind = _KINDS.get(match.group(2), f"a {match.group(2).lower()}")
-            return f"{key} must be {kind}, got {match.group(1)!r}"
-        if "is not a ListConfig" in msg or "could not be converted to a list" in msg.lower():
-            return f"{key} must be a list such as [2.5, -1.0], got a single value"
-        return f"{key}: {msg}"
-    text = str(exc).strip().splitlines()
-    match = re.search(r"Could not override '([^']+)'", text[0] if text else "")
-    if match:
-        return _unknown_key(match.group(1))
-    return (text[0] if text else "") or type(exc).__name__
-
-
-def _unknown_key(key: str) -> str:
-    parent, _, name = key.rpartition(".")
-    known = schema_keys(parent)
-    if name in known:  # a key of the schema that the chosen group file does not set
-        choice = {
-            "loss": "loss=huber",
-            "data": f"data={'csv' if name in _CSV_KEYS else 'walkthrough'}",
-        }
-        return (
-            f"{key} must be set only with a {parent} choice whose file sets it "
-            f"({choice.get(parent, 'see conf/' + parent)}), got {key} with another {parent}"
-        )
-    where = parent or "the config"
-    return (
-        f"{key} must be one of the keys of {where} ({', '.join(known) or 'no keys'}), got {name!r}"
-    )
-
-
-_CSV_KEYS = ("path", "target", "features", "standardize", "test_fraction")
-_KINDS = {
-    "Integer": "an integer",
-    "Float": "a number",
-    "Boolean": "true or false",
-    "String": "a string",
-}

@@ -24,6 +24,7 @@ from .core.errors import LinregError, check_choice
 from .core.losses import Loss
 from .core.optim import TrainSettings
 from .core.resources import check_data_fits, check_trajectory_fits
+from .schema import SECTIONS, LinregConf, schema_keys  # noqa: F401 (the schema, re-exported)
 
 
 def conf_dir() -> Path:
@@ -40,90 +41,6 @@ def conf_dir() -> Path:
 CONF_DIR = conf_dir()
 DATA_KINDS = ("synthetic", "csv")
 GROUPS = ("data", "loss", "backend", "device")
-
-
-# --- the schema: types, no defaults (those are conf/'s; a field without one is MISSING) ---------
-@dataclass
-class DataConf:
-    kind: str  # synthetic | csv
-    n_samples: int
-    n_features: int
-    weights: list[float]
-    bias: float
-    noise_std: float
-    seed: int
-    n_test: int
-    outlier_fraction: float
-    outlier_magnitude: float
-    feature_scale: float
-    init: str
-    init_seed: int
-    path: str | None
-    target: str | None
-    features: list[str] | None
-    standardize: bool
-    test_fraction: float
-    dir: str | None
-
-
-@dataclass
-class LossConf:
-    name: str
-    delta: float
-
-
-@dataclass
-class NameConf:
-    name: str
-
-
-@dataclass
-class TrainConf:
-    lr: float
-    epochs: int
-    momentum: float
-    batch_size: int | None
-    schedule: str
-    step_size: int
-    gamma: float
-    eta_min: float
-    shuffle_seed: int
-    dtype: str
-
-
-@dataclass
-class TrackingConf:
-    experiment: str
-    uri: str | None
-    figures: bool
-    graph: bool
-    objective: str | None
-
-
-@dataclass
-class LinregConf:
-    data: DataConf
-    loss: LossConf
-    backend: NameConf
-    device: NameConf
-    train: TrainConf
-    tracking: TrackingConf
-
-
-SECTIONS = {
-    "data": DataConf,
-    "loss": LossConf,
-    "backend": NameConf,
-    "device": NameConf,
-    "train": TrainConf,
-    "tracking": TrackingConf,
-}
-
-
-def schema_keys(section: str = "") -> list[str]:
-    """The keys of a section of the schema ("" for the top level)."""
-    node = SECTIONS.get(section) if section else LinregConf
-    return sorted(f.name for f in fields(node)) if node else []
 
 
 # --- the typed run -----------------------------------------------------------------------------

@@ -149,7 +149,8 @@ def read_trajectories(runs: Path, recs) -> list[dict]:
 
 
 def check_results_place(results_dir: Path) -> None:
-    from .checks import UsageError, check_folder
+    from .explain import UsageError
+    from .places import check_folder
 
     if results_dir.exists() and not results_dir.is_dir():
         raise EvaluateError(f"results must be a folder, got {str(results_dir)!r} (a file)")

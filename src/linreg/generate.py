@@ -19,7 +19,8 @@ from .params import DATA_DIR, PARAMS
 def build(params_path: str = PARAMS, out: str = DATA_DIR) -> Path:
     """The data spec checked as the train stage will check it, then made and written whole."""
     from . import params
-    from .checks import adapt, check_folder, compose
+    from .checks import adapt, compose
+    from .places import check_folder
 
     spec = adapt(compose(params.split(params_path)[0])).data
     out_path = Path(out)

@@ -1,0 +1,80 @@
+"""Where a command will write, checked before anything runs: the folders Hydra will create
+(``hydra.run.dir``, ``hydra.sweep.dir``), the launcher's settings and the MLflow store's file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from omegaconf import DictConfig, OmegaConf
+
+from .explain import UsageError, explain
+
+if TYPE_CHECKING:
+    from .config import RunConfig
+
+
+def check_hydra(cfg: DictConfig, multirun: bool) -> None:
+    """What Hydra would meet only once it starts: the output folder it must create
+    (``hydra.run.dir``, or ``hydra.sweep.dir`` for a multirun) and the launcher's settings."""
+    key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    try:
+        folder = OmegaConf.select(cfg, key, throw_on_resolution_failure=True)
+    except Exception as exc:
+        raise UsageError(f"{key}: {explain(exc)}") from None
+    if folder is not None:
+        check_folder(key, str(folder))
+    launcher = OmegaConf.select(cfg, "hydra.launcher")
+    target = str(OmegaConf.select(cfg, "hydra.launcher._target_") or "")
+    if multirun and launcher is not None and target.endswith("JoblibLauncher"):
+        n_jobs = launcher.get("n_jobs")
+        if n_jobs is not None and (
+            isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs == 0
+        ):
+            raise UsageError(
+                "hydra.launcher.n_jobs must be an integer other than 0 (the number of parallel "
+                f"jobs; -1: one per CPU), got {n_jobs!r}"
+            )
+
+
+def check_store(run: RunConfig) -> None:
+    """A local MLflow store (``sqlite:///path``) must be a file that can be created."""
+    import os
+
+    from .tracking.store import resolve_uri, sqlite_path
+
+    key = "tracking.uri" if run.tracking.uri else "MLFLOW_TRACKING_URI"
+    if not run.tracking.uri and not os.environ.get("MLFLOW_TRACKING_URI"):
+        key = "tracking.uri"  # the default store, sqlite:///<project>/mlflow.db
+    uri = resolve_uri(run.tracking.uri)
+    path = sqlite_path(uri)
+    if path is None:
+        return
+    if path.is_dir():
+        raise UsageError(f"{key} must name a sqlite database file, got {uri!r} (a folder)")
+    check_folder(key, str(path.parent), given=uri)
+
+
+def check_folder(key: str, folder: str, given: str | None = None) -> None:
+    """``folder`` must be (or be creatable as) a folder this process can write in.  Proven by
+    creating and removing an empty folder in its nearest existing ancestor: nothing is left."""
+    import os
+    import tempfile
+
+    path = Path(folder)
+    path = path if path.is_absolute() else Path.cwd() / path
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    given = folder if given is None else given
+    what = "a folder that" if given == folder else "a path whose folder"
+    allowed = f"{what} can be created and written"
+    if not probe.is_dir():
+        raise UsageError(f"{key} must be {allowed}, got {given!r} ({probe} is a file)")
+    try:
+        os.rmdir(tempfile.mkdtemp(dir=probe, prefix=".linreg-check-"))
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise UsageError(
+            f"{key} must be {allowed}, got {given!r} ({probe} refuses a new folder: {reason})"
+        ) from None

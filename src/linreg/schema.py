@@ -1,0 +1,90 @@
+"""The config's schema: each key's type, and no value (every default lives in one YAML file under
+``conf/``; a field without a default is MISSING).  :func:`linreg.config.typed` checks a composed
+config against it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+
+@dataclass
+class DataConf:
+    kind: str  # synthetic | csv
+    n_samples: int
+    n_features: int
+    weights: list[float]
+    bias: float
+    noise_std: float
+    seed: int
+    n_test: int
+    outlier_fraction: float
+    outlier_magnitude: float
+    feature_scale: float
+    init: str
+    init_seed: int
+    path: str | None
+    target: str | None
+    features: list[str] | None
+    standardize: bool
+    test_fraction: float
+    dir: str | None
+
+
+@dataclass
+class LossConf:
+    name: str
+    delta: float
+
+
+@dataclass
+class NameConf:
+    name: str
+
+
+@dataclass
+class TrainConf:
+    lr: float
+    epochs: int
+    momentum: float
+    batch_size: int | None
+    schedule: str
+    step_size: int
+    gamma: float
+    eta_min: float
+    shuffle_seed: int
+    dtype: str
+
+
+@dataclass
+class TrackingConf:
+    experiment: str
+    uri: str | None
+    figures: bool
+    graph: bool
+    objective: str | None
+
+
+@dataclass
+class LinregConf:
+    data: DataConf
+    loss: LossConf
+    backend: NameConf
+    device: NameConf
+    train: TrainConf
+    tracking: TrackingConf
+
+
+SECTIONS = {
+    "data": DataConf,
+    "loss": LossConf,
+    "backend": NameConf,
+    "device": NameConf,
+    "train": TrainConf,
+    "tracking": TrackingConf,
+}
+
+
+def schema_keys(section: str = "") -> list[str]:
+    """The keys of a section of the schema ("" for the top level)."""
+    node = SECTIONS.get(section) if section else LinregConf
+    return sorted(f.name for f in fields(node)) if node else []
