@@ -9,6 +9,7 @@ linreg installed in the environment under test.  The grid is shrunk where it liv
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shutil
@@ -443,3 +444,88 @@ def test_queued_experiments_record_in_the_projects_store(tmp_path):
             artifacts = Path(r.info.artifact_uri.removeprefix("file://"))
             assert (artifacts / "trajectory.csv").is_file()  # outlives the temporary copy
         assert experiment_params(proj, name)["grid"]["train"]["lr"] == [lr]
+
+
+def project_processes(proj: Path) -> list:
+    """The processes working inside ``proj`` (its queue workers and their stages: they run in
+    the project or in its ``.dvc/tmp/exps`` copies)."""
+    import psutil
+
+    found = []
+    for proc in psutil.process_iter():
+        try:
+            cwd = Path(proc.cwd())
+        except (psutil.Error, OSError):
+            continue
+        if cwd == proj or proj in cwd.parents:
+            found.append(proc)
+    return found
+
+
+def stop_queue(proj: Path, grace: float = 30) -> None:
+    """``dvc queue stop --kill``, then wait for the project's processes to end; any left after
+    ``grace`` seconds are killed (by pid: only those working inside this temporary project)."""
+    import psutil
+
+    sh(proj, "dvc", "queue", "stop", "--kill", check=False, timeout=60)
+    _, alive = psutil.wait_procs(project_processes(proj), timeout=grace)
+    for proc in alive:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    psutil.wait_procs(alive, timeout=10)
+
+
+@pytest.mark.slow
+def test_two_queue_workers_create_a_missing_store_together(tmp_path):
+    """Issue 9: `dvc queue start -j 2` with two queued experiments in a project without
+    mlflow.db used to race on creating the store (`duplicate column name: step`, a lost
+    experiment, sometimes a broken store).  Store.__init__ now creates the schema and the
+    experiment under a file lock beside the sqlite file: both experiments land, the store opens."""
+    import sqlite3
+
+    proj = make_project(tmp_path)
+    db = proj / "mlflow.db"
+    assert not db.exists() and not (proj / "mlruns").exists()  # the store does not exist yet
+    names = {}
+    for lr in (0.02, 0.03):
+        queued = sh(
+            proj, "dvc", "exp", "run", "--queue", "-S", f"grid.train.lr=[{lr}]",
+            "-S", "grid.backend=[numpy]",
+        )  # fmt: skip
+        match = re.search(r"Queued experiment '([\w-]+)'", output(queued))
+        assert match, output(queued)
+        names[match.group(1)] = lr
+    assert len(names) == 2
+    assert not db.exists()
+    try:
+        sh(proj, "dvc", "queue", "start", "-j", "2")
+        done = queue_done(proj, timeout=150)
+    finally:
+        stop_queue(proj)
+    assert project_processes(proj) == []  # no queue worker left behind
+    for name in names:
+        assert re.search(rf"{name}\s.*Success", done), (
+            done + sh(proj, "dvc", "queue", "logs", name, check=False).stdout
+        )
+
+    # the store is healthy: no half-done migration left behind, and it opens
+    with sqlite3.connect(db) as con:
+        tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master")}
+        assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    assert not [t for t in tables if t.startswith("_alembic_tmp")], tables
+    assert {"runs", "metrics", "latest_metrics", "alembic_version"} <= tables
+    assert sorted(proj.rglob("mlflow.db")) == [db]
+
+    runs = store_runs(f"sqlite:///{db}")
+    assert [r.info.run_name for r in runs if r.info.status == "RUNNING"] == []
+    parents, children = split_runs(runs)
+    assert len(parents) == 2 and len(children) == 4
+    for name, lr in names.items():
+        [parent] = [p for p in parents if p.data.tags.get("dvc_experiment") == name]
+        assert parent.info.status == "FINISHED"
+        assert parent.info.run_name == f"dvc · {name} · 2 runs"
+        mine = children_of(parent, children)
+        assert len(mine) == 2
+        assert {r.info.status for r in mine} == {"FINISHED"}
+        assert {r.data.params["train.lr"] for r in mine} == {str(lr)}
+        assert all(r.data.tags["dvc_experiment"] == name for r in mine)

@@ -139,7 +139,8 @@ def write(df, figures: list[Path], out_dir: Path, title: str) -> list[Path]:
     md += [f"- {s}" for s in findings(df)]
     if len(not_ok):
         md += ["", "## Runs that did not end ok", "", _md_table(not_ok, NOT_OK_COLUMNS)]
-    md += ["", "## Figures", ""] + [f"![{Path(f).stem}]({f})" for f in figs]
+    none = "None: no run trained (each one skipped or failed, as listed above)."
+    md += ["", "## Figures", ""] + ([f"![{Path(f).stem}]({f})" for f in figs] or [none])
     md += ["", "## Every run", "", _md_table(df, ["run_name", "status", *BEST_COLUMNS[1:]])]
     md_path = out_dir / "report.md"
     write_atomic(md_path, "\n".join(md))
@@ -156,9 +157,11 @@ def write(df, figures: list[Path], out_dir: Path, title: str) -> list[Path]:
     page += [f"<li>{html.escape(s)}</li>" for s in findings(df)] + ["</ul>"]
     if len(not_ok):
         page += ["<h2>Runs that did not end ok</h2>", _html_table(not_ok, NOT_OK_COLUMNS)]
-    page += ["<h2>Figures</h2>"] + [
-        f"<p><img src='{html.escape(f)}' alt='{html.escape(f)}'>" for f in figs
-    ]
+    page += (
+        ["<h2>Figures</h2>"]
+        + ([] if figs else [f"<p>{none}</p>"])
+        + [f"<p><img src='{html.escape(f)}' alt='{html.escape(f)}'>" for f in figs]
+    )
     page += ["<h2>Every run</h2>", _html_table(df, ["run_name", "status", *BEST_COLUMNS[1:]])]
     html_path = out_dir / "report.html"
     write_atomic(html_path, "\n".join(page))
