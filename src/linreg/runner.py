@@ -117,6 +117,7 @@ def execute(run: RunConfig, place: Place) -> RunRecord:
             with contextlib.suppress(Exception):  # the error itself is already recorded
                 store.log_artifact(run_id, out / "error.txt")
     except BaseException as err:  # Ctrl-C, SIGTERM: recorded as interrupted, then passed on
+        signals.handled()
         rec = new_record(run, place, keep=rec)
         rec.reason, killed = signals.describe(err), True
         raise

@@ -26,21 +26,29 @@ class Interrupted(KeyboardInterrupt):
         return signal.Signals(self.signum).name
 
 
-_received: list[int] = []
+_received: list[int] = []  # the signals that came (the first one decides the exit status)
+_pending: list[int] = []  # one that no code has handled yet
 
 
 def _handler(signum, frame) -> None:
     if _received:  # a second signal: no more cleaning up
         os._exit(128 + _received[0])
     _received.append(signum)
+    _pending.append(signum)
     raise Interrupted(signum)
 
 
 def check() -> None:
     """Raise Interrupted if a signal came: a handler's exception raised inside a finaliser
     (a library's ``__del__``) is lost, so safe points ask again."""
-    if _received:
-        raise Interrupted(_received[0])
+    if _pending:
+        raise Interrupted(_pending.pop())
+
+
+def handled() -> None:
+    """The interruption is being dealt with (the run recorded, the sweep summed up): safe points
+    no longer raise it."""
+    _pending.clear()
 
 
 def received() -> Interrupted | None:

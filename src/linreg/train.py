@@ -147,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     except signals.Interrupted as err:
         stop = err
     finally:
+        signals.handled()  # summing up what finished is not to be interrupted by the first signal
         name = stop.name if stop else None
         code = sweep.close(sweep.OPENED[-1], name) if len(sweep.OPENED) > opened else 1
     return stop.code if stop else code

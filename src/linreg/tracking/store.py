@@ -177,7 +177,10 @@ class Store:
         self._log_metric_items(run_id, items)
 
     def _log_metric_items(self, run_id, items) -> None:
+        from .. import signals
+
         for i in range(0, len(items), MAX_METRICS_PER_BATCH):
+            signals.check()  # a signal a finaliser swallowed: stop within a batch, not a run
             self.client.log_batch(run_id, metrics=items[i : i + MAX_METRICS_PER_BATCH])
 
     def log_artifacts(self, run_id: str, folder: str | Path, artifact_path: str | None = None):
