@@ -49,18 +49,9 @@ WALKTHROUGH_GRID = {
 
 
 @pytest.fixture
-def compose():
-    """``compose(*overrides, hydra=False)``: linreg's real conf/ composed with Hydra's API."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(str(CONF_DIR), version_base="1.3", job_name="test"):
-        yield lambda *overrides, hydra=False: hydra_compose(
-            "config", overrides=list(overrides), return_hydra_config=hydra
-        )
-    GlobalHydra.instance().clear()
+def compose(hydra_compose):
+    """``compose(*overrides, hydra=False)``: conftest's composition of linreg's real conf/."""
+    return hydra_compose
 
 
 def choices(group: str) -> list[str]:

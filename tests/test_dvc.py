@@ -402,10 +402,8 @@ def queue_done(proj: Path, timeout: float = 240) -> str:
         time.sleep(2)
 
 
-@pytest.mark.slow
-def test_queued_experiments_record_in_the_projects_store(tmp_path):
-    """Queued experiments run in temporary copies of the project, yet record into its store."""
-    proj = make_project(tmp_path)
+def queue_two(proj: Path) -> dict[str, float]:
+    """Queue two experiments of a small grid (lr 0.02 and 0.03, numpy): their names -> lr."""
     names = {}
     for lr in (0.02, 0.03):
         queued = sh(
@@ -416,6 +414,14 @@ def test_queued_experiments_record_in_the_projects_store(tmp_path):
         assert match, output(queued)
         names[match.group(1)] = lr
     assert len(names) == 2
+    return names
+
+
+@pytest.mark.slow
+def test_queued_experiments_record_in_the_projects_store(tmp_path):
+    """Queued experiments run in temporary copies of the project, yet record into its store."""
+    proj = make_project(tmp_path)
+    names = queue_two(proj)
     try:
         sh(proj, "dvc", "queue", "start", "-j", "1")
         done = queue_done(proj)
@@ -486,16 +492,7 @@ def test_two_queue_workers_create_a_missing_store_together(tmp_path):
     proj = make_project(tmp_path)
     db = proj / "mlflow.db"
     assert not db.exists() and not (proj / "mlruns").exists()  # the store does not exist yet
-    names = {}
-    for lr in (0.02, 0.03):
-        queued = sh(
-            proj, "dvc", "exp", "run", "--queue", "-S", f"grid.train.lr=[{lr}]",
-            "-S", "grid.backend=[numpy]",
-        )  # fmt: skip
-        match = re.search(r"Queued experiment '([\w-]+)'", output(queued))
-        assert match, output(queued)
-        names[match.group(1)] = lr
-    assert len(names) == 2
+    names = queue_two(proj)
     assert not db.exists()
     try:
         sh(proj, "dvc", "queue", "start", "-j", "2")

@@ -99,7 +99,7 @@ def build(runs_dir: str = RUNS_DIR, data_dir: str = DATA_DIR, out: str = RESULTS
             plots / "errors.csv",
         )
         write_loss_curves(trajectories, plots / "loss.csv")
-        figures = sweep_figures(runs, recs, scratch / "figures", data)
+        figures = sweep_figures(runs, recs, scratch / "figures", data, loaded=trajectories)
         (scratch / "figures").mkdir(parents=True, exist_ok=True)  # a DVC output, even if empty
         report.write(df, figures, scratch, f"linreg · {manifest['sweep_name']}")
         results_dir.mkdir(exist_ok=True)

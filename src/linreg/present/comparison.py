@@ -24,13 +24,16 @@ def load_trajectories(folder: Path, records: list[RunRecord]) -> list[dict]:
     return runs
 
 
-def sweep_figures(folder: Path, records: list[RunRecord], out_dir: Path, data=None) -> list[Path]:
+def sweep_figures(
+    folder: Path, records: list[RunRecord], out_dir: Path, data=None, loaded=None
+) -> list[Path]:
     """The comparison figures of a sweep: every run's loss curve, the parameter evolution per lr
     (one feature), the lr × epochs error heatmap, and, given the sweep's one dataset, the loss
-    landscape with the runs' paths and the outliers figure (see :mod:`.insight`)."""
+    landscape with the runs' paths and the outliers figure (see :mod:`.insight`).  ``loaded``:
+    the records' trajectories already read (:func:`load_trajectories`), not read again."""
     import numpy as np
 
-    everything = load_trajectories(folder, records)
+    everything = load_trajectories(folder, records) if loaded is None else loaded
     runs = [r for r in everything if r["trajectory"] is not None]
     if not runs:
         return []
