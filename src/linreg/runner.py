@@ -18,8 +18,6 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from . import signals
 from .config import RunConfig, naming
 from .core.backends import fit
@@ -27,7 +25,7 @@ from .core.data import Dataset, DataSpec, generate
 from .core.datafiles import CsvSpec, load_csv, load_dataset
 from .core.device import resolve_device
 from .core.errors import LinregError, UnsupportedCombination
-from .core.evaluation import evaluate, optimum
+from .core.evaluation import evaluate, find_optimum
 from .present.run_folder import write_run_files
 from .record import RunRecord
 from .tracking import open_store, resolve_uri
@@ -68,10 +66,10 @@ def load_data(run: RunConfig) -> Dataset:
 _OPTIMA: dict = {}
 
 
-def _optimum(data: Dataset, loss) -> np.ndarray:
+def _optimum(data: Dataset, loss):
     """The exact optimum, solved once per (data, loss) in a process: one serves every run."""
     if (data.digest, loss) not in _OPTIMA:
-        _OPTIMA[data.digest, loss] = optimum(loss, data.X, data.y)
+        _OPTIMA[data.digest, loss] = find_optimum(data, loss)
     return _OPTIMA[data.digest, loss]
 
 

@@ -8,9 +8,10 @@ from .data import Dataset, DataSpec, generate
 from .datafiles import CsvSpec, load_csv, load_dataset, save_dataset
 from .device import DEVICES, resolve_device
 from .errors import LinregError, UnsupportedCombination
-from .evaluation import Evaluation, evaluate, optimum
+from .evaluation import Evaluation, evaluate, find_optimum
 from .losses import LOSSES, Loss
 from .optim import SCHEDULES, TrainSettings, Trajectory
+from .optimum import Optimum, optimum
 
 __all__ = [
     "BACKENDS",
@@ -23,10 +24,12 @@ __all__ = [
     "Evaluation",
     "LinregError",
     "Loss",
+    "Optimum",
     "TrainSettings",
     "Trajectory",
     "UnsupportedCombination",
     "evaluate",
+    "find_optimum",
     "fit",
     "generate",
     "get_backend",

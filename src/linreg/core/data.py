@@ -66,7 +66,12 @@ class DataSpec:
 
 @dataclass
 class Dataset:
-    """Training and test arrays (float32), the truth (None for CSV data) and theta0 = (b, w)."""
+    """Training and test arrays, the truth (None for CSV data) and theta0 = (b, w).
+
+    Synthetic data are float32 (as the walkthrough draws them), a CSV's float64.  ``X_low`` and
+    ``y_low``, when known (a small CSV), hold what float64 dropped from the training decimals:
+    X + X_low is the number as written to about 1e-32; the optimum is solved for it.
+    """
 
     X: np.ndarray
     y: np.ndarray
@@ -80,6 +85,8 @@ class Dataset:
     # standardisation of CSV features: X_used = (X_raw - mean) / scale
     feature_mean: np.ndarray | None = None
     feature_scale: np.ndarray | None = None
+    X_low: np.ndarray | None = None
+    y_low: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if not self.feature_names:
@@ -205,10 +212,3 @@ def linear_init(m: int, seed: int) -> np.ndarray:
     return np.concatenate((layer.bias.detach().numpy(), layer.weight.detach().numpy()[0])).astype(
         np.float64
     )
-
-
-def condition_number(X: np.ndarray) -> float:
-    """Condition number of the design [1, X] (2-norm)."""
-    A = np.column_stack((np.ones(len(X)), np.asarray(X, dtype=np.float64)))
-    s = np.linalg.svd(A, compute_uv=False)
-    return math.inf if s[-1] == 0 else float(s[0] / s[-1])

@@ -1,4 +1,5 @@
-"""Datasets on disk (Parquet + a JSON of the truth, theta0 and the spec) and bring-your-own CSV.
+"""Datasets on disk: Parquet + a JSON of the truth, theta0 and the spec (the CSV reader is
+:mod:`linreg.core.csvfile`; its names are re-exported here).
 
 Large datasets stream: Parquet is written row group by row group from slices of X and read back
 batch by batch into one preallocated array, the digest computed alongside on another thread, so
@@ -11,13 +12,13 @@ import hashlib
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .data import INITS, Dataset, as_bytes, initial_theta, linear_init
-from .errors import LinregError, check_choice, check_number
+from .csvfile import CsvSpec, load_csv  # noqa: F401 (re-exported: the pipeline reads both here)
+from .data import Dataset, as_bytes
+from .errors import LinregError
 
 META = "meta.json"
 TRAIN = "train.parquet"
@@ -79,7 +80,7 @@ def _write_parquet(
         [pa.field(str(c), pa.from_numpy_dtype(X.dtype)) for c in names]
         + [pa.field(str(target), pa.from_numpy_dtype(y.dtype))]
     )
-    rows = min(n, rows or max(1, ROW_GROUP_BYTES // ((m + 1) * X.itemsize)))
+    rows = max(1, min(n, rows or ROW_GROUP_BYTES // ((m + 1) * X.itemsize)))  # 1: an empty set
     cols = np.empty((m, rows), dtype=X.dtype)  # one row group's features, each contiguous
     with pq.ParquetWriter(path, schema, compression=compression, use_dictionary=False) as writer:
         for i in range(0, n, rows):
@@ -102,7 +103,8 @@ def _transpose_into(out: np.ndarray, X: np.ndarray, step: int = 256) -> None:
 def _read_parquet(
     path: Path, names: list[str], target: str, on_rows=None, batch_rows: int | None = None
 ):
-    """X (n, m) and y (n,) as float32, filled in place (no second copy of X).
+    """X (n, m) and y (n,) in the file's dtype (float32 synthetic data, float64 a CSV's), filled in
+    place (no second copy of X).
 
     One row group is decoded at a time (arrow's own reader would read ahead, holding much of the
     file), and copied into X in cache-sized batches of rows; ``on_rows(X_rows)`` sees each
@@ -112,9 +114,10 @@ def _read_parquet(
 
     pf = pq.ParquetFile(path)
     n, m = pf.metadata.num_rows, len(names)
-    X = np.empty((n, m), dtype=np.float32)
-    y = np.empty(n, dtype=np.float32)
-    batch_rows = batch_rows or max(1, READ_BATCH_BYTES // ((m + 1) * 4))
+    dtype = pf.schema_arrow.field(target).type.to_pandas_dtype()
+    X = np.empty((n, m), dtype=dtype)
+    y = np.empty(n, dtype=dtype)
+    batch_rows = batch_rows or max(1, READ_BATCH_BYTES // ((m + 1) * X.itemsize))
     at = 0
     for g in range(pf.num_row_groups):
         group = pf.read_row_group(g, columns=[*names, target])
@@ -221,124 +224,3 @@ def load_dataset(
 
 def _canon(v):
     return json.loads(json.dumps(v, sort_keys=True))
-
-
-@dataclass(frozen=True)
-class CsvSpec:
-    """Bring-your-own data: a CSV, its target column and feature columns (default: all others)."""
-
-    path: str
-    target: str
-    features: tuple[str, ...] | None = None
-    standardize: bool = False
-    test_fraction: float = 0.2
-    seed: int = 42  # shuffles the train/test split and seeds the walkthrough init
-    init: str = "walkthrough"
-    init_seed: int = 0
-
-    def __post_init__(self) -> None:
-        if self.features is not None:
-            object.__setattr__(self, "features", tuple(self.features))
-        check_number("test_fraction", self.test_fraction, ge=0, lt=1)
-        check_number("seed", self.seed, ge=0, integer=True)
-        check_choice("init", self.init, INITS)
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["features"] = None if self.features is None else list(self.features)
-        return d
-
-
-def load_csv(spec: CsvSpec) -> Dataset:
-    """Read, check and split a CSV.  Every failure is one clear line naming what is wrong."""
-    import pandas as pd
-
-    path = Path(spec.path)
-    if not path.is_file():
-        raise LinregError("data.path", "an existing CSV file", spec.path)
-    try:
-        df = pd.read_csv(path)
-    except pd.errors.EmptyDataError:
-        raise LinregError(
-            "data.path", "a CSV with a header and rows", spec.path, note="the file is empty"
-        ) from None
-    except Exception as exc:
-        raise LinregError(
-            "data.path", "a readable CSV", spec.path, note=str(exc).splitlines()[0]
-        ) from None
-    if spec.target not in df.columns:
-        raise LinregError(
-            "data.target",
-            "a column of the CSV (" + ", ".join(map(str, df.columns)) + ")",
-            spec.target,
-        )
-    features = list(spec.features) if spec.features else [c for c in df.columns if c != spec.target]
-    missing = [c for c in features if c not in df.columns]
-    if missing:
-        raise LinregError(
-            "data.features", "columns of the CSV (" + ", ".join(map(str, df.columns)) + ")", missing
-        )
-    if not features:
-        raise LinregError("data.features", "at least one feature column", [])
-    for col in [*features, spec.target]:
-        values = pd.to_numeric(df[col], errors="coerce")
-        bad = values.isna() | ~np.isfinite(values.to_numpy(np.float64, na_value=np.nan))
-        if bad.any():
-            row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise LinregError(
-                f"column {col!r}",
-                "finite numbers in every row",
-                str(df[col].iloc[row]),
-                note=f"{spec.path}, data row {row + 1}",
-            )
-    X_all = df[features].to_numpy(np.float64)
-    y_all = df[spec.target].to_numpy(np.float64)
-    n = len(df)
-    n_test = round(spec.test_fraction * n)
-    n_train = n - n_test
-    m = len(features)
-    if n_train < m + 1 or n_train < 2:
-        raise LinregError(
-            "data.path",
-            f"a CSV with at least {m + 1} training rows (one per parameter)",
-            f"{n_train} training rows",
-            note=spec.path,
-        )
-    order = np.random.default_rng(spec.seed).permutation(n) if n_test else np.arange(n)
-    tr, te = order[:n_train], order[n_train:]
-    mean = scale = None
-    if spec.standardize:
-        mean = X_all[tr].mean(axis=0)
-        scale = X_all[tr].std(axis=0)
-        scale[scale == 0] = 1.0
-        X_all = (X_all - mean) / scale
-    big = float(np.finfo(np.float32).max)
-    for j, col in enumerate([*features, spec.target]):
-        over = np.abs(X_all[:, j] if j < m else y_all) > big
-        if over.any():
-            row = int(np.flatnonzero(over)[0])
-            raise LinregError(
-                f"column {col!r}",
-                "numbers that fit in float32 (|x| <= 3.4e+38; datasets are float32)",
-                str(df[col].iloc[row]),
-                note=f"{spec.path}, data row {row + 1}",
-            )
-    theta0 = initial_theta(
-        spec.init,
-        m,
-        spec.init_seed,
-        linear_init(m, spec.seed) if spec.init == "walkthrough" else None,
-    )
-    return Dataset(
-        X=X_all[tr].astype(np.float32),
-        y=y_all[tr].astype(np.float32),
-        X_test=X_all[te].astype(np.float32).reshape(-1, m),
-        y_test=y_all[te].astype(np.float32),
-        theta0=theta0,
-        theta_true=None,
-        spec={"kind": "csv", **spec.to_dict()},
-        feature_names=[str(c) for c in features],
-        target_name=str(spec.target),
-        feature_mean=mean,
-        feature_scale=scale,
-    )

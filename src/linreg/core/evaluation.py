@@ -1,9 +1,7 @@
 """How good is a learned theta?  Against the truth, and against the exact optimum of the same loss.
 
-The optimum is solved exactly, never by gradient descent: least squares by column-equilibrated QR
-in float64 with a step of iterative refinement on an extended-precision residual (never the normal
-equations); least absolute deviations as a linear programme, polished to the vertex it lies on;
-Huber by Newton's method on its piecewise-quadratic loss.  theta = (b, w) throughout.
+The optimum comes from :mod:`linreg.core.optimum` (solved directly, never by gradient descent),
+always in float64 from the data as read.  theta = (b, w) throughout.
 """
 
 from __future__ import annotations
@@ -17,128 +15,15 @@ from .data import Dataset
 from .errors import LinregError
 from .losses import Loss
 from .optim import Trajectory
+from .optimum import Optimum, design, solve
 
-CONVERGED_RTOL = 1e-6
-
-
-def design(X: np.ndarray) -> np.ndarray:
-    """[1, X] in float64: the bias column first, as theta = (b, w)."""
-    X = np.asarray(X, dtype=np.float64)
-    return np.column_stack((np.ones(len(X)), X))
+LOSS_RTOL = 1e-6  # loss_converged_epoch: the loss within this (relative) of the optimum's
 
 
-def least_squares(A: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """argmin ||A x - y||, stable to about 1e-15 * cond(A) and refined beyond it.
-
-    Columns are scaled by powers of two (exact, so the scaled problem is the same problem), solved
-    by QR, then refined on the augmented system [I A; A^T 0] [r; x] = [y; 0] with its residuals in
-    extended precision (Bjorck): refining x alone stalls at about 1e-16 * cond(A)^2 * ||r||.
-    """
-    from scipy.linalg import solve_triangular
-
-    A = np.asarray(A, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    norms = np.linalg.norm(A, axis=0)
-    norms[norms == 0] = 1.0
-    scale = np.exp2(np.frexp(norms)[1].astype(np.float64))
-    As = A / scale
-    Q, R = np.linalg.qr(As)
-    if np.min(np.abs(np.diag(R))) <= 1e-14 * np.max(np.abs(np.diag(R))):
-        # rank deficient: the minimum-norm solution by SVD
-        return np.linalg.lstsq(As, y, rcond=None)[0] / scale
-    x = solve_triangular(R, Q.T @ y)
-    r = y - As @ x
-    Al, yl = As.astype(np.longdouble), y.astype(np.longdouble)
-    for _ in range(3):
-        xl, rl = x.astype(np.longdouble), r.astype(np.longdouble)
-        f = (yl - rl - Al @ xl).astype(np.float64)  # r + A x = y
-        g = (-(Al.T @ rl)).astype(np.float64)  # A^T r = 0
-        h = solve_triangular(R, g, trans="T")
-        d = Q.T @ f - h
-        x = x + solve_triangular(R, d)
-        r = r + (f - Q @ d)
-    return x / scale
-
-
-def least_absolute_deviations(A: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """argmin sum |A x - y|: the LP min 1'(u + v) s.t. A x + u - v = y, u, v >= 0.
-
-    An optimum lies on a vertex where (at least) p = A.shape[1] residuals vanish; the LP's answer
-    is snapped to that vertex by solving those p equations exactly.
-    """
-    from scipy.optimize import linprog
-
-    A = np.asarray(A, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    n, p = A.shape
-    c = np.concatenate((np.zeros(p), np.ones(2 * n)))
-    A_eq = np.hstack((A, np.eye(n), -np.eye(n)))
-    bounds = [(None, None)] * p + [(0, None)] * (2 * n)
-    res = linprog(c, A_eq=A_eq, b_eq=y, bounds=bounds, method="highs")
-    if not res.success:
-        raise RuntimeError(f"LAD linear programme failed: {res.message}")
-    x = res.x[:p]
-    best = np.abs(A @ x - y).sum()
-    for idx in _vertex_candidates(A, y, x, p):
-        sub = A[idx]
-        if abs(np.linalg.det(sub)) < 1e-12 * np.prod(np.linalg.norm(sub, axis=1)):
-            continue
-        cand = np.linalg.solve(sub, y[idx])
-        obj = np.abs(A @ cand - y).sum()
-        if obj <= best * (1 + 1e-12):
-            return cand
-    return x
-
-
-def _vertex_candidates(A, y, x, p):
-    order = np.argsort(np.abs(A @ x - y))
-    yield order[:p]
-    # if the p smallest are degenerate, try swapping in the next few
-    for k in range(p, min(len(order), p + 4)):
-        for drop in range(p):
-            idx = np.concatenate((np.delete(order[:p], drop), [order[k]]))
-            yield idx
-
-
-def huber_minimiser(A: np.ndarray, y: np.ndarray, delta: float) -> np.ndarray:
-    """argmin mean huber_delta(A x - y) by Newton's method with backtracking (exact in the end:
-    once the set of small residuals stops changing, one Newton step lands on the minimiser)."""
-    A = np.asarray(A, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    loss = Loss("huber", delta)
-    n, p = A.shape
-    x = least_squares(A, y)
-
-    def J(v):
-        return loss.mean(A @ v - y)
-
-    for _ in range(200):
-        r = A @ x - y
-        g = A.T @ loss.slopes(r) / n
-        small = np.abs(r) < delta
-        H = (A[small].T @ A[small]) / n + 1e-12 * np.eye(p) * max(1.0, np.trace(A.T @ A) / n)
-        if not small.any():
-            H = A.T @ A / n * 1e-3
-        step = np.linalg.solve(H, g)
-        t, f0 = 1.0, J(x)
-        while J(x - t * step) > f0 - 1e-4 * t * (g @ step) and t > 1e-12:
-            t *= 0.5
-        x_new = x - t * step
-        if np.allclose(x_new, x, rtol=0, atol=1e-15 * (1 + np.abs(x).max())):
-            x = x_new
-            break
-        x = x_new
-    return x
-
-
-def optimum(loss: Loss, X: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """The exact minimiser of ``loss`` on (X, y), as theta = (b, w) in float64."""
-    A = design(X)
-    if loss.name in ("mse", "mse_half"):
-        return least_squares(A, y)
-    if loss.name == "mae":
-        return least_absolute_deviations(A, y)
-    return huber_minimiser(A, y, loss.delta)
+def converged_rtol(dtype: str) -> float:
+    """How close (relative distance) parameters trained in ``dtype`` count as at the optimum:
+    sqrt(eps), 3.5e-4 in float32 and 1.5e-8 in float64, what rounding lets descent resolve."""
+    return math.sqrt(float(np.finfo(np.dtype(dtype)).eps))
 
 
 def r2(y: np.ndarray, pred: np.ndarray) -> float | None:
@@ -150,10 +35,26 @@ def r2(y: np.ndarray, pred: np.ndarray) -> float | None:
     return None if ss_tot == 0 else 1.0 - ss_res / ss_tot
 
 
-def converged_epoch(loss_traj: np.ndarray, optimum_loss: float) -> int | None:
-    """First epoch from which the loss stays within 1e-6 (relative) of the optimum's loss."""
-    tol = CONVERGED_RTOL * max(abs(optimum_loss), 1e-300)
-    close = np.abs(np.asarray(loss_traj, dtype=np.float64) - optimum_loss) <= tol
+def converged_epoch(thetas, theta_final, theta_opt, rtol: float) -> int | None:
+    """First epoch from which the parameters stay within ``rtol`` (relative distance
+    ||theta - theta*|| / ||theta*||) of the optimum; ``len(thetas)`` when only the final
+    parameters are; None when they end farther.  ``thetas[e]``: the start of epoch e."""
+    path = np.vstack((np.asarray(thetas, dtype=np.float64).reshape(-1, len(theta_opt)),
+                      np.asarray(theta_final, dtype=np.float64)))  # fmt: skip
+    tol = rtol * float(np.linalg.norm(theta_opt))
+    return _first_of_the_last_run(np.linalg.norm(path - theta_opt, axis=1) <= tol)
+
+
+def loss_converged_epoch(loss_traj, optimum_loss: float) -> int | None:
+    """First epoch from which the loss stays within LOSS_RTOL (relative) of the optimum's loss
+    (the parameters may still be far: a flat valley has many near-optimal points)."""
+    tol = LOSS_RTOL * abs(optimum_loss)
+    return _first_of_the_last_run(
+        np.abs(np.asarray(loss_traj, dtype=np.float64) - optimum_loss) <= tol
+    )
+
+
+def _first_of_the_last_run(close: np.ndarray) -> int | None:
     if close.size == 0 or not close[-1]:
         return None
     far = np.flatnonzero(~close)
@@ -168,14 +69,16 @@ class Evaluation:
     weights: list[float]
     optimum_bias: float
     optimum_weights: list[float]
-    optimum_distance: float  # ||theta - theta*||: optimisation error
+    optimum_distance: float | None  # ||theta - theta*||: optimisation error (None: not unique)
     train_loss: float
     optimum_loss: float
     r2_train: float | None
     test_mse: float | None
     r2_test: float | None
-    converged_epoch: int | None
+    converged_epoch: int | None  # parameters within converged_rtol(dtype) of theta* from here on
     truth_known: bool
+    optimum_unique: bool = True  # False: a rank-deficient design, theta* the minimum-norm one
+    loss_converged_epoch: int | None = None  # the loss within LOSS_RTOL of the optimum's
     bias_error: float | None = None  # |b - b_true|
     weight_errors: list[float] | None = None  # |w_j - w_true_j|
     weight_error: float | None = None  # ||w - w_true||
@@ -201,23 +104,32 @@ def _parameters(param: str, theta, m: int) -> np.ndarray:
     return a
 
 
+def find_optimum(data: Dataset, loss: Loss, fit_intercept: bool = True) -> Optimum:
+    """The exact optimum of ``loss`` on the training data, from the numbers as read."""
+    return solve(loss, data.X, data.y, fit_intercept=fit_intercept, X_low=data.X_low,
+                 y_low=data.y_low, names=data.feature_names)  # fmt: skip
+
+
 def evaluate(
     theta: np.ndarray,
     data: Dataset,
     loss: Loss,
     trajectory: Trajectory | None = None,
-    theta_opt: np.ndarray | None = None,
+    theta_opt: np.ndarray | Optimum | None = None,
+    *,
+    fit_intercept: bool = True,
 ) -> Evaluation:
     """Compare ``theta`` (as trained, in the data's training units) with the truth and the optimum.
 
-    ``theta_opt`` may be passed when it is already known (one optimum serves every run of a sweep).
+    ``theta_opt`` may be passed when it is already known (one optimum serves every run of a sweep):
+    an :class:`Optimum`, or a plain theta taken as the unique optimum.  All in float64.
     """
     theta = _parameters("theta", theta, data.n_features)
-    if theta_opt is not None:
-        theta_opt = _parameters("theta_opt", theta_opt, data.n_features)
     if theta_opt is None:
-        theta_opt = optimum(loss, data.X, data.y)
-    A = design(data.X)
+        theta_opt = find_optimum(data, loss, fit_intercept)
+    opt = theta_opt if isinstance(theta_opt, Optimum) else Optimum(theta_opt)
+    theta_opt = _parameters("theta_opt", opt.theta, data.n_features)
+    A = design(data.X)  # b = 0 without an intercept: the bias column adds nothing then
     train_loss = loss.mean(A @ theta - data.y) if np.isfinite(theta).all() else math.inf
     opt_loss = loss.mean(A @ theta_opt - data.y)
     pred = A @ theta
@@ -228,19 +140,27 @@ def evaluate(
         r2_test = r2(data.y_test, pred_test)
     th = data.to_original_units(theta)
     th_opt = data.to_original_units(theta_opt)
+    conv = loss_conv = None
+    if trajectory is not None:
+        loss_conv = loss_converged_epoch(trajectory.loss, opt_loss)
+        if opt.unique:
+            rtol = converged_rtol(trajectory.dtype)
+            conv = converged_epoch(trajectory.theta, trajectory.theta_final, theta_opt, rtol)
     ev = Evaluation(
         bias=float(th[0]),
         weights=th[1:].tolist(),
         optimum_bias=float(th_opt[0]),
         optimum_weights=th_opt[1:].tolist(),
-        optimum_distance=float(np.linalg.norm(th - th_opt)),
+        optimum_distance=float(np.linalg.norm(th - th_opt)) if opt.unique else None,
         train_loss=float(train_loss),
         optimum_loss=float(opt_loss),
         r2_train=r2(data.y, pred),
         test_mse=test_mse,
         r2_test=r2_test,
-        converged_epoch=None if trajectory is None else converged_epoch(trajectory.loss, opt_loss),
+        converged_epoch=conv,
         truth_known=data.theta_true is not None,
+        optimum_unique=opt.unique,
+        loss_converged_epoch=loss_conv,
     )
     if data.theta_true is not None:
         t = data.theta_true
@@ -248,5 +168,5 @@ def evaluate(
         ev.weight_errors = np.abs(th[1:] - t[1:]).tolist()
         ev.weight_error = float(np.linalg.norm(th[1:] - t[1:]))
         ev.theta_error = float(np.linalg.norm(th - t))
-        ev.statistical_error = float(np.linalg.norm(th_opt - t))
+        ev.statistical_error = float(np.linalg.norm(th_opt - t)) if opt.unique else None
     return ev

@@ -31,6 +31,17 @@ class Backend(Protocol):
     ) -> Trajectory: ...
 
 
+def check_fits_float32(param: str, a: np.ndarray) -> None:
+    """float32 training of float64 data (a CSV's): every value must fit in float32."""
+    big = float(np.finfo(np.float32).max)
+    if a.dtype.itemsize > 4 and a.size and float(np.abs(a).max()) > big:
+        first = float(a.reshape(-1)[np.argmax(np.abs(a).reshape(-1) > big)])
+        raise LinregError(
+            param, "numbers that fit in float32 (|x| <= 3.4e+38) to train in float32", first,
+            note="train.dtype=float64 trains on them as they are",
+        )  # fmt: skip
+
+
 def get_backend(name: str) -> Backend:
     check_choice("backend", name, BACKENDS)
     return importlib.import_module(_MODULES[name])  # type: ignore[return-value]
@@ -61,6 +72,9 @@ def fit(
     check_finite("X", X)
     check_finite("y", y)
     check_finite("theta0", theta0)
+    if settings.dtype == "float32":
+        for param, a in (("X", X), ("y", y)):
+            check_fits_float32(param, a)
     theta0 = theta0.astype(np.float64)
     settings.check_against(n)
     device = resolve_device(settings.device, backend)

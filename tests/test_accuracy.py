@@ -1,0 +1,112 @@
+"""Exact answers: the CSV read in float64, NIST's certified least squares, Huber for every delta,
+rank deficiency named."""
+
+from __future__ import annotations
+
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from linreg.core import CsvSpec, Loss, TrainSettings, fit, load_csv, save_dataset
+from linreg.core.datafiles import load_dataset
+from linreg.core.optimum import solve
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from scripts.accuracy import certified, linreg_optimum, lre, names, write_design_csv  # noqa: E402
+
+# --- float64 end to end ---------------------------------------------------------------------------
+
+
+def test_csv_is_float64_bit_for_bit_and_keeps_its_decimals(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((50, 2)) * 10.0 ** rng.integers(-20, 20, (50, 2))
+    X[:, 1] = 1.7e9 + 60.0 * np.arange(50)  # unix timestamps a minute apart
+    y = rng.standard_normal(50)
+    path = tmp_path / "d.csv"
+    rows = [f"{float(a)!r},{float(b)!r},{float(c)!r}" for (a, b), c in zip(X, y, strict=True)]
+    path.write_text("a,t,y\n" + "\n".join(rows) + "\n")
+    ds = load_csv(CsvSpec(path=str(path), target="y", test_fraction=0.0))
+    assert ds.X.dtype == ds.y.dtype == np.float64
+    np.testing.assert_array_equal(ds.X, X)
+    np.testing.assert_array_equal(ds.y, y)
+    assert len(np.unique(ds.X[:, 1])) == 50  # float32 would keep about half of them
+    assert not ds.X_low[:, 1].any()  # whole numbers: float64 dropped nothing
+    back = load_dataset(save_dataset(ds, tmp_path / "data"))  # the DVC pipeline's data/
+    assert back.X.dtype == np.float64
+    np.testing.assert_array_equal(back.X, X)
+    np.testing.assert_array_equal(back.y, y)
+    assert back.digest == ds.digest
+
+
+def test_csv_decimals_beyond_float64_are_kept_in_the_low_parts(tmp_path):
+    path = tmp_path / "d.csv"
+    texts = ["0.1", "-6.860120914", "0.246781078275479E-02", ".11019"]
+    path.write_text("x,y\n" + "".join(f"{t},{t}\n" for t in texts))
+    ds = load_csv(CsvSpec(path=str(path), target="y", test_fraction=0.0))
+    for t, hi, low in zip(texts, ds.X[:, 0], ds.X_low[:, 0], strict=True):
+        assert hi == float(t)  # correctly rounded
+        error = Fraction(t) - Fraction(float(hi)) - Fraction(float(low))
+        assert abs(error) <= abs(Fraction(t)) * Fraction(1, 10**31)
+    std = load_csv(CsvSpec(path=str(path), target="y", test_fraction=0.0, standardize=True))
+    assert std.X_low is None  # standardised numbers are not the text's
+
+
+def test_float32_training_of_float64_data_keeps_the_evaluation_in_float64(tmp_path):
+    path = tmp_path / "d.csv"
+    write_design_csv("Longley", path)
+    ds = load_csv(CsvSpec(path=str(path), target="y", test_fraction=0.0))
+    t = fit(ds.X, ds.y, ds.theta0, TrainSettings(epochs=2, lr=1e-20, dtype="float32"))
+    assert t.dtype == "float32" and ds.X.dtype == np.float64
+    theta = solve(Loss("mse"), ds.X, ds.y, X_low=ds.X_low, y_low=ds.y_low).theta
+    assert lre(theta, certified("Longley")["certified"]) >= 13
+
+
+# --- NIST StRD linear least squares ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", names())
+def test_nist_least_squares_to_ten_digits_or_more(name, tmp_path):
+    """The user's CSV (design columns), the optimum as the pipeline solves it: LRE >= 10."""
+    meta = certified(name)
+    path = tmp_path / f"{name}.csv"
+    write_design_csv(name, path)
+    ds = load_csv(CsvSpec(path=str(path), target="y", test_fraction=0.0))
+    theta = solve(
+        Loss("mse"), ds.X, ds.y, fit_intercept=meta["intercept"], X_low=ds.X_low, y_low=ds.y_low
+    ).theta
+    got = theta if meta["intercept"] else theta[1:]
+    assert lre(got, meta["certified"]) >= 10
+    assert solve(Loss("mse_half"), ds.X, ds.y, fit_intercept=meta["intercept"]).unique
+
+
+def test_filip_is_limited_by_float64_data_not_by_the_solver(tmp_path):
+    """Solving Filip's float64 numbers exactly gives only ~7.7 digits: the decimals matter."""
+    path = tmp_path / "Filip.csv"
+    write_design_csv("Filip", path)
+    ds = load_csv(CsvSpec(path=str(path), target="y", test_fraction=0.0))
+    cert = certified("Filip")["certified"]
+    assert lre(solve(Loss("mse"), ds.X, ds.y).theta, cert) < 9
+    assert lre(solve(Loss("mse"), ds.X, ds.y, X_low=ds.X_low, y_low=ds.y_low).theta, cert) >= 13
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["Filip", "Longley"])
+def test_nist_through_the_linreg_command(name, tmp_path):
+    """The whole user path: `linreg data=csv ...`, the optimum read from evaluation.json."""
+    meta = certified(name)
+    path = tmp_path / f"{name}.csv"
+    write_design_csv(name, path)
+    got = linreg_optimum(path, meta["intercept"], tmp_path)
+    assert lre(got, meta["certified"]) >= 10
+
+
+def test_the_accuracy_document_is_the_scripts_output():
+    doc = (REPO / "docs" / "accuracy.md").read_text()
+    assert "Written by `python scripts/accuracy.py`" in doc
+    for name in names():
+        row = next(line for line in doc.splitlines() if line.startswith(f"| {name} |"))
+        assert float(row.split("|")[5]) >= 10, row
