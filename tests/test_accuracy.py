@@ -3,6 +3,7 @@ rank deficiency named."""
 
 from __future__ import annotations
 
+import logging
 import sys
 from fractions import Fraction
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 
 from linreg.core import CsvSpec, Loss, TrainSettings, fit, load_csv, save_dataset
 from linreg.core.datafiles import load_dataset
-from linreg.core.optimum import solve
+from linreg.core.optimum import design, solve
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -110,3 +111,100 @@ def test_the_accuracy_document_is_the_scripts_output():
     for name in names():
         row = next(line for line in doc.splitlines() if line.startswith(f"| {name} |"))
         assert float(row.split("|")[5]) >= 10, row
+
+
+# --- Huber, exact for every delta ----------------------------------------------------------------
+
+
+def huber_by_irls(A, y, delta, iters=20000):
+    """An independent solver: iteratively reweighted least squares (Holland and Welsch), weights
+    min(1, delta / |r|), from least squares until the iterates stop moving."""
+    x = np.linalg.lstsq(A, y, rcond=None)[0]
+    for _ in range(iters):
+        r = A @ x - y
+        sw = np.sqrt(np.minimum(1.0, delta / np.maximum(np.abs(r), 1e-300)))
+        new = np.linalg.lstsq(A * sw[:, None], y * sw, rcond=None)[0]
+        if np.array_equal(new, x):
+            break
+        x = new
+    return x
+
+
+@pytest.mark.parametrize("delta", [1e-6, 1e-4, 1.0, 5.0])
+def test_huber_optimum_is_exact_for_every_delta(delta):
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((60, 2))
+    y = X @ [2.0, -1.0] + 0.5 + 20.0 * rng.standard_normal(60)
+    A = design(X)
+    r_start = A @ np.linalg.lstsq(A, y, rcond=None)[0] - y
+    assert delta > 1 or not (np.abs(r_start) <= delta).any()  # no residual starts inside delta
+    loss = Loss("huber", delta)
+    got = solve(loss, X, y).theta
+    reference = huber_by_irls(A, y, delta)
+    np.testing.assert_allclose(got, reference, rtol=1e-12, atol=0)
+    assert loss.mean(A @ got - y) <= loss.mean(A @ reference - y) * (1 + 1e-14)
+    # stationary: the slopes clip(r) are orthogonal to every column, to the rounding of r
+    slopes = np.clip(A @ got - y, -delta, delta)
+    rounding = np.finfo(float).eps * np.abs(A).T @ (np.abs(A @ got) + np.abs(y))
+    assert (np.abs(A.T @ slopes) <= 10 * rounding).all()
+
+
+@pytest.mark.parametrize("delta", [1e-6, 1e-4, 1.0, 5.0])
+def test_huber_optimum_is_no_worse_than_gradient_descent(delta):
+    """The issue's case: the outliers data, where descent used to beat the 'exact' optimum."""
+    from linreg.core import DataSpec, generate
+
+    ds = generate(DataSpec(outlier_fraction=0.1))
+    loss = Loss("huber", delta)
+    s = TrainSettings(lr=0.1, epochs=3000, loss=loss, dtype="float64")
+    t = fit(ds.X, ds.y, ds.theta0, s, "numpy")
+    best = solve(loss, ds.X, ds.y).theta
+    assert loss.mean(design(ds.X) @ best - ds.y) <= t.loss.min() * (1 + 1e-14)
+
+
+# --- rank deficiency ------------------------------------------------------------------------------
+
+
+def rank_deficient(kind: str):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((20, 2))
+    if kind == "constant":
+        X = np.column_stack((x, np.full(20, 3.0)))  # a constant column: the intercept again
+    else:
+        X = np.column_stack((x, x[:, 1]))  # a duplicated column
+    y = x @ [1.5, -2.0] + 0.7 + 0.1 * rng.standard_normal(20)
+    return X, y
+
+
+@pytest.mark.parametrize(("kind", "named"), [("constant", "intercept, c"), ("duplicated", "b, c")])
+def test_rank_deficiency_is_named_and_the_optimum_is_the_minimum_norm_one(kind, named, caplog):
+    from linreg.core import Dataset, evaluate
+
+    X, y = rank_deficient(kind)
+    with caplog.at_level(logging.WARNING, logger="linreg"):
+        opt = solve(Loss("mse"), X, y, names=["a", "b", "c"])
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 1 and "\n" not in lines[0]
+    assert f"rank 3 < 4 columns ({named} are linearly dependent)" in lines[0]
+    assert not opt.unique and opt.dependent == tuple(named.split(", "))
+    np.testing.assert_allclose(opt.theta, np.linalg.pinv(design(X)) @ y, rtol=1e-12, atol=1e-13)
+    # the evaluation says so: no distance to one optimum among many
+    ds = Dataset(X=X, y=y, X_test=X[:0], y_test=y[:0], theta0=np.zeros(4), theta_true=None, spec={})
+    t = fit(X, y, ds.theta0, TrainSettings(lr=0.02, epochs=2000, dtype="float64"))
+    ev = evaluate(t.theta_final, ds, Loss("mse"), t, opt)
+    assert not ev.optimum_unique and ev.optimum_distance is None and ev.converged_epoch is None
+    assert ev.train_loss == pytest.approx(ev.optimum_loss, rel=1e-9)  # descent did get there
+    assert ev.loss_converged_epoch is not None
+
+
+@pytest.mark.parametrize("loss", [Loss("mae"), Loss("huber", 0.05)])
+def test_rank_deficient_robust_losses_give_the_minimum_norm_optimum(loss):
+    X, y = rank_deficient("duplicated")
+    A = design(X)
+    opt = solve(loss, X, y)
+    reduced = solve(loss, X[:, :2], y).theta  # the same fits, the duplicate left out
+    assert loss.mean(A @ opt.theta - y) == pytest.approx(
+        loss.mean(A[:, :3] @ reduced - y), rel=1e-12
+    )
+    null = np.array([0.0, 0.0, 1.0, -1.0])  # w_b - w_c moves nothing: the minimum norm has none
+    assert abs(opt.theta @ null) <= 1e-12 * np.linalg.norm(opt.theta)
