@@ -36,7 +36,7 @@ def problem(n: int, m: int, seed: int = 0):
 def per_epoch(backend: str, X, y, theta0, s: TrainSettings, **force) -> tuple[float, str]:
     """Milliseconds per epoch of a whole fit() call, and the path it took."""
     start = time.perf_counter()
-    t = get_backend(backend).fit(X, y, theta0, s, "cpu", **force)
+    t = get_backend(backend).train(X, y, theta0, s, "cpu", **force)
     took = time.perf_counter() - start
     assert t.status == "ok" and t.epochs_run == s.epochs, (backend, t.status, t.epochs_run)
     return took / s.epochs * 1e3, force.get("path") or choose_path(s, *X.shape)
@@ -72,7 +72,7 @@ def torch_ops_blocks(X, y, theta, rows: int = 2624) -> float:
 def forward_only(X, theta) -> float:
     """Milliseconds of ``X @ w`` alone over the row-block path's blocks and threads: one read of
     X through numpy's matrix-vector product, nothing else (the floor of the row-block path)."""
-    from linreg.core import fast
+    from linreg.core import fast_kernels as fast
 
     rows = fast.aligned_rows(fast.BLOCK_BYTES // (X.shape[1] * X.itemsize))
     starts = range(0, len(X), rows)
@@ -219,7 +219,7 @@ def notes(rows: list[Row]) -> str:
     floor, why = by.get("X @ w alone over the same row blocks"), []
     missed = [r for r in rows if r.verdict == "NOT met"]
     if missed and floor and floor.ratio and getattr(run, "x_bytes", None):
-        from linreg.core.fast import default_workers
+        from linreg.core.fast_kernels import default_workers
 
         per_core = run.x_bytes / 1e6 / floor.value / default_workers()  # MB/ms = GB/s
         why = [

@@ -200,3 +200,55 @@ def test_divergence_is_a_status_not_an_exception(dtype, walkthrough_data):
         assert t.loss[-1] > 1e8 * t.loss[0]  # it really blew up
         assert (np.diff(t.loss) > 0).all()
     assert len({t.diverged_at for t in runs.values()}) == 1
+
+
+# --- regression through the origin ---------------------------------------------------------------
+
+
+def torch_sgd_without_bias(X, y, w0, lr, epochs, momentum=0.0):
+    """torch.optim.SGD on nn.Linear(m, 1, bias=False) in float64: the weights after each epoch."""
+    import torch
+    from torch import nn
+
+    Xt, yt = torch.tensor(X, dtype=torch.float64), torch.tensor(y, dtype=torch.float64)
+    model = nn.Linear(X.shape[1], 1, bias=False, dtype=torch.float64)
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor(w0).reshape(1, -1))
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+    out = []
+    for _ in range(epochs):
+        out.append(model.weight.detach().numpy()[0].copy())
+        loss = nn.MSELoss()(model(Xt)[:, 0], yt)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return np.array(out), model.weight.detach().numpy()[0].copy()
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.5])
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_no_intercept_follows_torch_and_reaches_the_closed_form(backend, momentum):
+    ds = generate(DataSpec(n_samples=40, n_features=2, weights=(2.0, -1.0), bias=3.0, n_test=0))
+    X, y = ds.X.astype(np.float64), ds.y.astype(np.float64)
+    s = TrainSettings(lr=0.1, epochs=400, dtype="float64", momentum=momentum, fit_intercept=False)
+    t = fit(X, y, ds.theta0, s, backend)
+    assert t.status == "ok"
+    assert (t.theta[:, 0] == 0).all() and t.theta_final[0] == 0  # b is 0 throughout
+    thetas, final = torch_sgd_without_bias(X, y, ds.theta0[1:], 0.1, 400, momentum)
+    np.testing.assert_allclose(t.theta[:, 1:], thetas, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(t.theta_final[1:], final, rtol=1e-12)
+    closed_form = np.linalg.lstsq(X, y, rcond=None)[0]  # y = X w, no intercept
+    np.testing.assert_allclose(t.theta_final[1:], closed_form, rtol=1e-9)
+    with_bias = fit(X, y, ds.theta0, TrainSettings(lr=0.1, epochs=400, dtype="float64"), backend)
+    assert abs(with_bias.theta_final[0] - 3.0) < 0.5  # the data has a bias: the fits differ
+
+
+@pytest.mark.parametrize("kw", [dict(batch_size=8, shuffle_seed=1), dict(loss=Loss("huber", 0.5))])
+def test_no_intercept_agrees_across_backends(kw):
+    ds = _data()
+    s = TrainSettings(lr=0.05, epochs=200, dtype="float64", fit_intercept=False, **kw)
+    ref = fit(ds.X, ds.y, ds.theta0, s, "numpy")
+    assert (ref.theta[:, 0] == 0).all()
+    for backend in OTHERS:
+        got = fit(ds.X, ds.y, ds.theta0, s, backend)
+        assert_same_trajectory(got, ref, rtol=1e-9, eps=np.finfo(np.float64).eps)

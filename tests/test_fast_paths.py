@@ -19,6 +19,7 @@ from linreg.core import (
     Loss,
     TrainSettings,
     fast,
+    fast_kernels,
     fit,
     generate,
     load_dataset,
@@ -45,7 +46,7 @@ def problem(n=1000, m=5, noise=0.3, seed=0):
 
 def train(backend, s, path, data=None, **kw):
     X, y, theta0 = data or problem()
-    return get_backend(backend).fit(X, y, theta0, s, "cpu", path=path, **kw)
+    return get_backend(backend).train(X, y, theta0, s, "cpu", path=path, **kw)
 
 
 def assert_same_run(got, ref, dtype):
@@ -119,7 +120,7 @@ def test_block_residuals_are_the_formulas_bit_for_bit():
     for n, m in [(1000, 5), (3001, 7), (777, 100)]:
         X = rng.standard_normal((n, m)).astype(np.float32)
         w = rng.standard_normal(m).astype(np.float32)
-        rows = fast.aligned_rows(50)
+        rows = fast_kernels.aligned_rows(50)
         blocks = np.concatenate([X[i : i + rows] @ w for i in range(0, n, rows)])
         np.testing.assert_array_equal(blocks, X @ w)
 
@@ -253,7 +254,7 @@ def test_digest_is_sha256_of_the_arrays_bytes_without_a_copy():
 def test_fast_paths_leave_their_inputs_alone(backend, path, kw, dtype):
     X, y, theta0 = (a.copy() for a in problem())
     s = TrainSettings(lr=0.1, epochs=5, loss=Loss("mse"), momentum=0.5, dtype=dtype)
-    get_backend(backend).fit(X, y, theta0, s, "cpu", path=path, block_rows=ROWS, **kw)
+    get_backend(backend).train(X, y, theta0, s, "cpu", path=path, block_rows=ROWS, **kw)
     for a, b in zip((X, y, theta0), problem(), strict=True):
         np.testing.assert_array_equal(a, b)
 
@@ -285,3 +286,17 @@ def test_the_shortest_runs(epochs):
             if path == "blocked" and kw:
                 continue
             assert_same_run(train(backend, s, path, block_rows=ROWS, **kw), ref, "float32")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_fast_paths_without_an_intercept_follow_the_formula(dtype):
+    s = TrainSettings(lr=0.1, epochs=40, loss=Loss("mse"), dtype=dtype, fit_intercept=False)
+    ref = train("numpy", s, "plain")
+    assert (ref.theta[:, 0] == 0).all() and ref.theta_final[0] == 0
+    for backend, kw in [("numpy", {}), ("torch", {}), ("torch", {"engine": "torch"})]:
+        for path in ("blocked", "stats"):
+            if path == "blocked" and kw:
+                continue
+            got = train(backend, s, path, block_rows=ROWS, **kw)
+            assert (got.theta[:, 0] == 0).all()
+            assert_same_run(got, ref, dtype)

@@ -14,13 +14,40 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import check_choice, check_number
+from .errors import LinregError, check_choice, check_number
 from .losses import Loss
 
 SCHEDULES = ("constant", "step", "exponential", "cosine")
 DTYPES = ("float32", "float64")
 # A loss this many times the first epoch's loss (or non-finite) means the run diverged.
 EXPLODE_FACTOR = 1e8
+TINY = float(np.finfo(np.float64).tiny)  # a first loss of 0 still gives a limit above 0
+
+
+def divergence_limit(first_loss: float) -> float:
+    """The divergence rule, the one place it is written: a run has diverged once its loss is
+    above this (EXPLODE_FACTOR times the first epoch's) or not finite."""
+    return EXPLODE_FACTOR * max(float(first_loss), TINY)
+
+
+def diverged(loss: float, limit: float) -> bool:
+    """Whether ``loss`` breaks the rule (NaN does: it is not <= anything)."""
+    return not (loss <= limit)
+
+
+def starting_point(theta0, s: TrainSettings) -> np.ndarray:
+    """theta0 as float64 (a copy); b = 0 without an intercept, where it stays."""
+    theta = np.array(theta0, dtype=np.float64).reshape(-1)
+    if not s.fit_intercept:
+        theta[0] = 0.0
+    return theta
+
+
+def drop_bias_gradient(grad, s: TrainSettings):
+    """Without an intercept b is 0 and stays 0: its gradient is dropped (in place; returned)."""
+    if not s.fit_intercept:
+        grad[0] = 0
+    return grad
 
 
 @dataclass(frozen=True)
@@ -39,6 +66,7 @@ class TrainSettings:
     shuffle_seed: int = 0
     dtype: str = "float32"
     device: str = "cpu"
+    fit_intercept: bool = True  # False: theta = (0, w), b held at 0 (regression through the origin)
 
     def __post_init__(self) -> None:
         check_number("lr", self.lr, gt=0)
@@ -52,6 +80,8 @@ class TrainSettings:
         check_number("eta_min", self.eta_min, ge=0)
         check_number("shuffle_seed", self.shuffle_seed, ge=0, integer=True)
         check_choice("dtype", self.dtype, DTYPES)
+        if not isinstance(self.fit_intercept, bool):
+            raise LinregError("fit_intercept", "true or false", self.fit_intercept)
         if not isinstance(self.loss, Loss):
             raise TypeError("loss must be a linreg.Loss")
 
@@ -138,7 +168,7 @@ def first_bad_epoch(loss: np.ndarray, theta: np.ndarray) -> int | None:
     if len(loss) == 0:
         return None
     with np.errstate(invalid="ignore", over="ignore"):
-        limit = EXPLODE_FACTOR * max(float(loss[0]), np.finfo(np.float64).tiny)
+        limit = divergence_limit(loss[0])
         bad = ~np.isfinite(loss) | ~np.isfinite(theta).all(axis=1) | (loss > limit)
     idx = np.flatnonzero(bad)
     return int(idx[0]) if idx.size else None

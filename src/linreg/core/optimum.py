@@ -186,13 +186,17 @@ def _exact_line_minimum(r, Ad, delta) -> float:
     return lo
 
 
+# LossKind.solver -> (A, y, A_low, y_low, delta) -> x; least squares alone reads the decimals
+SOLVERS = {
+    "least_squares": lambda A, y, A_low, y_low, delta: least_squares(A, y, A_low, y_low),
+    "least_absolute_deviations": lambda A, y, A_low, y_low, delta: least_absolute_deviations(A, y),
+    "huber_minimiser": lambda A, y, A_low, y_low, delta: huber_minimiser(A, y, delta),
+}
+
+
 def _minimise(loss: Loss, A, y, A_low=None, y_low=None) -> np.ndarray:
     """The loss's own solver on a full-rank design."""
-    if loss.name in ("mse", "mse_half"):
-        return least_squares(A, y, A_low, y_low)
-    if loss.name == "mae":
-        return least_absolute_deviations(A, y)
-    return huber_minimiser(A, y, loss.delta)
+    return SOLVERS[loss.kind.solver](A, y, A_low, y_low, loss.delta)
 
 
 def solve(loss: Loss, X, y, *, fit_intercept=True, X_low=None, y_low=None, names=None) -> Optimum:

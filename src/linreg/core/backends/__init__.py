@@ -13,7 +13,7 @@ import numpy as np
 
 from ..device import resolve_device
 from ..errors import LinregError, check_choice, check_finite, check_number
-from ..optim import TrainSettings, Trajectory
+from ..optim import TrainSettings, Trajectory, starting_point
 
 _MODULES = {
     "numpy": "linreg.core.backends.numpy_backend",
@@ -24,7 +24,8 @@ BACKENDS = tuple(_MODULES)
 
 
 class Backend(Protocol):
-    """Full-batch or mini-batch gradient descent from ``theta0`` = (b, w) on one device."""
+    """Full-batch or mini-batch gradient descent from ``theta0`` = (b, w) on one device; without
+    an intercept (``fit_intercept=False``) b's gradient is dropped, so b stays at theta0's 0."""
 
     def fit(
         self, X: np.ndarray, y: np.ndarray, theta0: np.ndarray, s: TrainSettings, device: str
@@ -75,7 +76,7 @@ def fit(
     if settings.dtype == "float32":
         for param, a in (("X", X), ("y", y)):
             check_fits_float32(param, a)
-    theta0 = theta0.astype(np.float64)
+    theta0 = starting_point(theta0, settings)  # b = 0 without an intercept
     settings.check_against(n)
     device = resolve_device(settings.device, backend)
     # A diverging run overflows on its way to being stopped: that is reported as its status,

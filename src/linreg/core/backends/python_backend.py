@@ -9,7 +9,8 @@ from __future__ import annotations
 import math
 import time
 
-from ..optim import EXPLODE_FACTOR, TrainSettings, Trajectory, batch_plan, finish, lr_schedule
+from .. import optim
+from ..optim import TrainSettings, Trajectory
 
 name = "python"
 
@@ -40,26 +41,28 @@ def fit(X, y, theta0, s: TrainSettings, device: str = "cpu") -> Trajectory:
     theta = [float(v) for v in theta0]
     n = len(rows)
     everyone = range(n)
-    lrs = lr_schedule(s)
+    lrs = optim.lr_schedule(s)
     loss_h, theta_h, gn_h = [], [], []
     velocity = None
     limit = math.inf
     start = time.perf_counter()
-    for e, batches in enumerate(batch_plan(s, n)):
+    for e, batches in enumerate(optim.batch_plan(s, n)):
         loss, grad = _loss_and_grad(s.loss, rows, ys, theta, everyone)
+        optim.drop_bias_gradient(grad, s)
         loss_h.append(loss)
         theta_h.append(list(theta))
         gn_h.append(math.sqrt(sum(g * g for g in grad)))
         if e == 0:
-            limit = EXPLODE_FACTOR * max(loss, 2.2250738585072014e-308)
-        if not (loss <= limit) or not all(map(math.isfinite, theta)):
+            limit = optim.divergence_limit(loss)
+        if optim.diverged(loss, limit) or not all(map(math.isfinite, theta)):
             break
         for idx in [None] if batches is None else batches:
             if idx is not None:
                 _, grad = _loss_and_grad(s.loss, rows, ys, theta, idx.tolist())
+                optim.drop_bias_gradient(grad, s)
             velocity = _step(theta, grad, velocity, float(lrs[e]), s.momentum)
     wall = time.perf_counter() - start
-    return finish(
+    return optim.finish(
         loss_h,
         theta_h,
         gn_h,

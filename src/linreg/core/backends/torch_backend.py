@@ -13,7 +13,9 @@ Large full-batch data takes a fast path of :mod:`linreg.core.fast` (same traject
 on the cpu the shared numpy kernels, which work on the tensors' own memory (a cpu tensor and its
 numpy view are the same bytes; the row-block kernels run on the BLAS numpy ships, measured faster
 here than torch's); on a device, mse and mse_half use the sufficient statistics in float64 on the
-device, other losses the loop above.
+device (:mod:`linreg.core.backends.torch_stats`), other losses the loop above.
+
+Without an intercept the model is ``nn.Linear(m, 1, bias=False)``: b is 0 throughout.
 """
 
 from __future__ import annotations
@@ -27,7 +29,16 @@ from torch import nn
 
 from .. import fast
 from ..losses import Loss
-from ..optim import EXPLODE_FACTOR, TrainSettings, Trajectory, batch_plan, finish, lr_schedule
+from ..optim import (
+    TrainSettings,
+    Trajectory,
+    batch_plan,
+    diverged,
+    divergence_limit,
+    finish,
+    lr_schedule,
+    starting_point,
+)
 
 name = "torch"
 DEFAULT_CHECK_EVERY = 64
@@ -41,43 +52,39 @@ class HalfMSELoss(nn.Module):
 
 
 def criterion(loss: Loss) -> nn.Module:
-    if loss.name == "mse":
-        return nn.MSELoss()
-    if loss.name == "mse_half":
-        return HalfMSELoss()
-    if loss.name == "mae":
-        return nn.L1Loss()
-    return nn.HuberLoss(delta=loss.delta)
+    """The loss's torch.nn module, as the loss registry names it."""
+    name = loss.kind.torch_module
+    module = HalfMSELoss if name == "HalfMSELoss" else getattr(nn, name)
+    return module(delta=loss.delta) if name == "HuberLoss" else module()
 
 
-def fit(
-    X,
-    y,
-    theta0,
-    s: TrainSettings,
-    device: str = "cpu",
-    *,
-    path: str | None = None,
-    block_rows: int | None = None,
-    workers: int | None = None,
-    engine: str | None = None,
-) -> Trajectory:
-    """``path``, ``block_rows``, ``workers`` force a fast path (tests, benchmarks); ``engine``
-    ("numpy" or "torch") which implementation runs it (default: numpy on the cpu, torch elsewhere).
-    """
+def fit(X, y, theta0, s: TrainSettings, device: str = "cpu") -> Trajectory:
+    return train(X, y, theta0, s, device)
+
+
+def train(
+    X, y, theta0, s: TrainSettings, device: str = "cpu", *, path: str | None = None,
+    block_rows: int | None = None, workers: int | None = None, engine: str | None = None,
+) -> Trajectory:  # fmt: skip
+    """:func:`fit` with a fast path forced (``path``, ``block_rows``, ``workers``: tests,
+    benchmarks); ``engine`` ("numpy" or "torch") which implementation runs it (default: numpy on
+    the cpu, torch elsewhere)."""
     n, m = X.shape
+    theta0 = starting_point(theta0, s)
     how = fast.choose_path(s, n, m, path)
     engine = engine or ("numpy" if device == "cpu" else "torch")
     if how != "plain" and engine == "numpy":
         if device != "cpu":
             raise ValueError("the numpy engine runs on the cpu")
-        from .numpy_backend import train
+        from .numpy_backend import train as numpy_train
 
-        return train(
+        return numpy_train(
             X, y, theta0, s, path=how, block_rows=block_rows, workers=workers, backend=name
         )
     if how == "stats":
-        return _fit_stats(X, y, theta0, s, device)
+        from .torch_stats import fit_stats
+
+        return fit_stats(X, y, theta0, s, device)
     if device == "cpu":
         return _fit_cpu(X, y, theta0, s)
     return _fit_device(X, y, theta0, s, device)
@@ -88,19 +95,27 @@ def _setup(X, y, theta0, s: TrainSettings, device: str):
     n, m = X.shape
     Xt = torch.as_tensor(np.ascontiguousarray(X), device=device).to(dtype)
     yt = torch.as_tensor(np.ascontiguousarray(y), device=device).to(dtype).reshape(n, 1)
-    model = nn.Linear(m, 1, device=device, dtype=dtype)
+    model = nn.Linear(m, 1, bias=s.fit_intercept, device=device, dtype=dtype)
     with torch.no_grad():
-        model.bias.copy_(torch.as_tensor(theta0[:1]))
+        if s.fit_intercept:
+            model.bias.copy_(torch.as_tensor(theta0[:1]))
         model.weight.copy_(torch.as_tensor(theta0[1:]).reshape(1, m))
     return Xt, yt, model
+
+
+def _bias(model) -> torch.Tensor:
+    """b as a 1-element tensor: the model's, or a constant 0 without an intercept."""
+    if model.bias is not None:
+        return model.bias
+    return torch.zeros(1, device=model.weight.device, dtype=model.weight.dtype)
 
 
 def _fit_cpu(X, y, theta0, s: TrainSettings) -> Trajectory:
     n, m = X.shape
     Xt, yt, model = _setup(X, y, theta0, s, "cpu")
     forward, loss_fn = model.forward, criterion(s.loss).forward  # no hooks: skip Module.__call__
-    bias, weight = model.bias, model.weight
-    params = (bias, weight)
+    bias, weight = _bias(model), model.weight
+    params = tuple(p for p in (model.bias, weight) if p is not None)
     b_view, w_view = bias.detach().numpy(), weight.detach().numpy()[0]  # live views
     bufs = [None, None]
     lrs = lr_schedule(s)
@@ -114,26 +129,27 @@ def _fit_cpu(X, y, theta0, s: TrainSettings) -> Trajectory:
         loss = loss_fn(forward(Xt), yt)
         loss.backward()
         J = loss.item()
-        gb, gw = bias.grad.numpy(), weight.grad.numpy()[0]
+        gb = model.bias.grad.numpy() if model.bias is not None else np.zeros(1, w_view.dtype)
+        gw = weight.grad.numpy()[0]
         loss_h[e] = J
         theta_h[e, 0] = b_view[0]
         theta_h[e, 1:] = w_view
         gn_h[e] = math.sqrt(float(gb @ gb) + float(gw @ gw))
         done = e + 1
         if e == 0:
-            limit = EXPLODE_FACTOR * max(J, np.finfo(np.float64).tiny)
-        if not (limit >= J):  # also catches NaN
+            limit = divergence_limit(J)
+        if diverged(J, limit):
             break
         if batches is None:
             _sgd_step(params, bufs, float(lrs[e]), s.momentum)
-            bias.grad = weight.grad = None
+            _clear(params)
             continue
-        bias.grad = weight.grad = None
+        _clear(params)
         for idx in batches:
             idx_t = torch.from_numpy(idx)
             loss_fn(forward(Xt[idx_t]), yt[idx_t]).backward()
             _sgd_step(params, bufs, float(lrs[e]), s.momentum)
-            bias.grad = weight.grad = None
+            _clear(params)
     wall = time.perf_counter() - start
     final = np.concatenate((b_view, w_view)).astype(np.float64)
     return finish(
@@ -147,6 +163,11 @@ def _fit_cpu(X, y, theta0, s: TrainSettings) -> Trajectory:
         dtype=s.dtype,
         wall_s=wall,
     )
+
+
+def _clear(params) -> None:
+    for p in params:
+        p.grad = None
 
 
 @torch.no_grad()
@@ -187,15 +208,15 @@ def _fit_device(X, y, theta0, s: TrainSettings, device: str) -> Trajectory:
         loss.backward()
         with torch.no_grad():
             loss_h[e] = loss.detach()
-            theta_h[e, 0] = model.bias[0]
+            theta_h[e, 0] = _bias(model)[0]
             theta_h[e, 1:] = model.weight[0]
-            gn_h[e] = torch.cat((model.bias.grad, model.weight.grad[0])).norm()
+            gn_h[e] = torch.cat([p.grad.reshape(-1) for p in model.parameters()]).norm()
         done = e + 1
         if e == 0:
-            limit = EXPLODE_FACTOR * max(loss_h[0].item(), np.finfo(np.float64).tiny)
+            limit = divergence_limit(loss_h[0].item())
         if (e + 1) % every == 0 or e == 0:
             checked = loss_h[e + 1 - min(every, e + 1) : e + 1]  # one sync per check
-            if not bool((checked <= limit).all()):
+            if not bool((checked <= limit).all()):  # the rule of optim.diverged, on the device
                 break
         if batches is None:
             optimizer.step()
@@ -217,7 +238,7 @@ def _fit_device(X, y, theta0, s: TrainSettings, device: str) -> Trajectory:
     _sync(device)
     wall = time.perf_counter() - start
     with torch.no_grad():
-        final = torch.cat((model.bias, model.weight[0]))
+        final = torch.cat((_bias(model), model.weight[0]))
     return _to_host(loss_h, theta_h, gn_h, done, lrs, final, s, device, wall)
 
 
@@ -241,138 +262,3 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
     elif device == "mps":
         torch.mps.synchronize()
-
-
-# --- sufficient statistics on the device ---------------------------------------------------------
-
-STATS_ROWS = 1 << 20  # rows converted to float64 at a time when summing W^T W
-
-
-def formula(Xt, yt, theta, loss: Loss):
-    """The plain formula in torch (what the autograd loop computes): J and grad, both tensors."""
-    n = Xt.shape[0]
-    r = Xt @ theta[1:] + theta[0] - yt
-    if loss.name in ("mse", "mse_half"):
-        values, slopes = r * r, 2 * r
-        if loss.name == "mse_half":
-            values, slopes = 0.5 * values, r
-    elif loss.name == "mae":
-        values, slopes = r.abs(), torch.sign(r)
-    else:
-        small = r.abs() < loss.delta
-        values = torch.where(small, 0.5 * (r * r), loss.delta * (r.abs() - 0.5 * loss.delta))
-        slopes = r.clamp(-loss.delta, loss.delta)
-    d = slopes / n
-    grad = torch.cat((d.sum().reshape(1), Xt.T @ d))
-    return values.mean(), grad
-
-
-class DeviceStats:
-    """:class:`linreg.core.fast.Stats` in torch, float64 on the device (one pass of W^T W in
-    chunks, one of residuals at the reference point)."""
-
-    def __init__(self, Xt, yt, half: bool) -> None:
-        n, m = Xt.shape
-        dev = Xt.device
-        M = torch.zeros(m + 2, m + 2, dtype=torch.float64, device=dev)
-        W = torch.empty(min(n, STATS_ROWS), m + 2, dtype=torch.float64, device=dev)
-        W[:, 0] = 1.0
-        for i in range(0, n, STATS_ROWS):
-            xb = Xt[i : i + STATS_ROWS]
-            wb = W[: len(xb)]
-            wb[:, 1 : m + 1] = xb
-            wb[:, m + 1] = yt[i : i + STATS_ROWS]
-            M.addmm_(wb.T, wb)
-        M /= n
-        self.A = M[: m + 1, : m + 1].clone()
-        self.ref = torch.linalg.lstsq(self.A, M[: m + 1, m + 1 :]).solution[:, 0]
-        if not bool(torch.isfinite(self.ref).all()):  # any point will do (the identity is exact)
-            self.ref = torch.zeros_like(self.ref)
-        J = torch.zeros((), dtype=torch.float64, device=dev)
-        g = torch.zeros(m + 1, dtype=torch.float64, device=dev)
-        for i in range(0, n, STATS_ROWS):
-            xb = Xt[i : i + STATS_ROWS]
-            wb = W[: len(xb)]
-            wb[:, 1 : m + 1] = xb
-            wb[:, m + 1] = yt[i : i + STATS_ROWS]
-            r = wb[:, : m + 1] @ self.ref - wb[:, m + 1]
-            J += r @ r
-            g += r @ wb[:, : m + 1]
-        self.J_ref, self.g_ref = J / n, g / n
-        self.half = half
-
-    def __call__(self, theta):
-        d = theta.double() - self.ref
-        Ad = self.A @ d
-        J = self.J_ref + 2.0 * (d @ self.g_ref) + d @ Ad
-        g = self.g_ref + Ad
-        return (0.5 * J, g) if self.half else (J, 2.0 * g)
-
-
-def _fit_stats(X, y, theta0, s: TrainSettings, device: str) -> Trajectory:
-    """Full-batch mse / mse_half from sufficient statistics, all on the device.
-
-    Epoch 0 by the formula (it sets the divergence limit); every ``DEFAULT_CHECK_EVERY`` epochs the
-    host looks at the losses: an epoch non-finite or within ``fast.BAND`` of the limit is
-    recomputed by the formula, which decides and is logged, as on the numpy path.
-    """
-    n, m = X.shape
-    dtype = getattr(torch, s.dtype)
-    Xt = torch.as_tensor(np.ascontiguousarray(X), device=device).to(dtype)
-    yt = torch.as_tensor(np.ascontiguousarray(y), device=device).to(dtype)
-    theta = torch.as_tensor(theta0, device=device).to(dtype).clone()  # never theta0 itself
-    lrs = lr_schedule(s)
-    loss_h = torch.empty(s.epochs, device=device, dtype=torch.float64)
-    theta_h = torch.empty(s.epochs, m + 1, device=device, dtype=dtype)
-    gn_h = torch.empty(s.epochs, device=device, dtype=torch.float64)
-    start = time.perf_counter()
-    velocity = None
-
-    def step(grad, e):
-        nonlocal velocity
-        if s.momentum:
-            velocity = grad.clone() if velocity is None else velocity.mul_(s.momentum).add_(grad)
-            theta.sub_(float(lrs[e]) * velocity)
-        else:
-            theta.sub_(float(lrs[e]) * grad)
-
-    J0, g0 = formula(Xt, yt, theta, s.loss)
-    loss_h[0], theta_h[0], gn_h[0] = J0, theta, g0.double().norm()
-    loss0 = float(J0)
-    limit = EXPLODE_FACTOR * max(loss0, np.finfo(np.float64).tiny)
-    done = 1
-    stats = None
-    if loss0 <= limit:
-        step(g0, 0)
-        if s.epochs > 1 and fast.stats_safe(limit, n, np.dtype(s.dtype)):
-            stats = DeviceStats(Xt, yt, s.loss.name == "mse_half")
-    e = 1
-    while stats is not None and e < s.epochs:
-        stop = min(s.epochs, (e // DEFAULT_CHECK_EVERY + 1) * DEFAULT_CHECK_EVERY)
-        first = e
-        for e in range(first, stop):
-            J, g = stats(theta)
-            loss_h[e], theta_h[e], gn_h[e] = J, theta, g.norm()
-            step(g.to(dtype), e)
-        e = stop
-        done = stop
-        losses = loss_h[first:stop]
-        suspect = ~(losses < limit * (1 - fast.BAND))
-        if bool(suspect.any()):  # rare: near the limit or diverged; the formula decides
-            for k in (torch.nonzero(suspect)[:, 0] + first).tolist():
-                Jk, gk = formula(Xt, yt, theta_h[k].clone(), s.loss)
-                loss_h[k], gn_h[k] = Jk, gk.double().norm()
-                if not (float(Jk) <= limit):
-                    done = k + 1
-                    break
-            else:
-                continue
-            break
-    if stats is None and done == 1 and s.epochs > 1 and loss0 <= limit:
-        # the formula could overflow below the limit here: the plain loop, from the start
-        return (
-            _fit_cpu(X, y, theta0, s) if device == "cpu" else _fit_device(X, y, theta0, s, device)
-        )
-    _sync(device)
-    wall = time.perf_counter() - start
-    return _to_host(loss_h, theta_h, gn_h, done, lrs, theta, s, device, wall)
