@@ -1,15 +1,18 @@
 """The computation-graph image of a run, as the walkthrough draws it.
 
-torch: the autograd graph of the loss, drawn by torchviz's ``make_dot`` with the model's named
-parameters.  numpy and python: the graph of the formula the backend evaluates (forward pass to J,
-and the gradient the walkthrough derives).  The DOT source is always written; the PNG needs
-Graphviz's ``dot`` program, and without it the run completes with the DOT source alone.
+torch: the autograd graph of the loss, as torchviz's ``make_dot`` draws it (the backward functions,
+the model's named parameters in blue, the loss in green), by linreg's own walk over ``grad_fn``: a
+loss of a linear model is a graph of a handful of nodes, and torchviz imports ``distutils``, which
+Python 3.12 removed.  numpy and python: the graph of the formula the backend evaluates (forward
+pass to J, and the gradient the walkthrough derives).  The DOT source is always written; the PNG
+needs Graphviz's ``dot`` program, and without it the run completes with the DOT source alone.
 """
 
 from __future__ import annotations
 
 import functools
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -66,10 +69,9 @@ def formula_dot(backend: str, loss: Loss, n: int, m: int) -> str:
 
 
 def torch_dot(X: np.ndarray, y: np.ndarray, theta: np.ndarray, loss: Loss) -> str:
-    """torchviz's drawing of the autograd graph of the loss at θ on (X, y)."""
+    """The autograd graph of the loss at θ on (X, y) (see :func:`autograd_dot`)."""
     import torch
     from torch import nn
-    from torchviz import make_dot
 
     from ..core.backends.torch_backend import criterion
 
@@ -81,14 +83,68 @@ def torch_dot(X: np.ndarray, y: np.ndarray, theta: np.ndarray, loss: Loss) -> st
     Xt = torch.as_tensor(np.asarray(X, dtype=np.float32))
     yt = torch.as_tensor(np.asarray(y, dtype=np.float32)).reshape(n, 1)
     out = criterion(loss)(model(Xt), yt)
-    return make_dot(out, params=dict(model.named_parameters())).source
+    return autograd_dot(out, dict(model.named_parameters()))
+
+
+def autograd_dot(output, params: dict) -> str:
+    """Graphviz DOT of the backward graph that ends in ``output``: one box per backward function
+    (``grad_fn``), each parameter (an AccumulateGrad's ``variable``) named and sized in blue, the
+    output in green, edges in the direction of the forward pass.  Nodes are numbered in the order
+    the walk meets them, so the same graph gives the same source (and one cached render)."""
+    names = {id(v): k for k, v in params.items()}
+    ids: dict[int, str] = {}
+    nodes: list[str] = []
+    edges: list[str] = []
+
+    def node(obj, label: str, colour: str | None = None) -> str:
+        if id(obj) not in ids:
+            ids[id(obj)] = f"n{len(ids)}"
+            fill = f" fillcolor={colour}" if colour else ""
+            nodes.append(f"  {ids[id(obj)]} [label={_quote(label)}{fill}]")
+        return ids[id(obj)]
+
+    def size(t) -> str:
+        return "(" + ", ".join(str(d) for d in t.size()) + ")"
+
+    def walk(fn) -> str:
+        if id(fn) in ids:
+            return ids[id(fn)]
+        here = node(fn, type(fn).__name__)
+        variable = getattr(fn, "variable", None)  # AccumulateGrad: a leaf (a parameter)
+        if variable is not None:
+            label = names.get(id(variable), "") + "\n " + size(variable)
+            edges.append(f"  {node(variable, label, 'lightblue')} -> {here}")
+        for child, _ in getattr(fn, "next_functions", ()):
+            if child is not None:
+                edges.append(f"  {walk(child)} -> {here}")
+        return here
+
+    top = node(output, f"loss\n {size(output)}", "darkolivegreen1")
+    if output.grad_fn is not None:
+        edges.append(f"  {walk(output.grad_fn)} -> {top}")
+    return "\n".join([
+        "digraph {",
+        '  graph [size="12,12"]',
+        "  node [align=left fontname=monospace fontsize=10 height=0.2 ranksep=0.1 shape=box"
+        " style=filled]",
+        *nodes,
+        *edges,
+        "}",
+    ])  # fmt: skip
+
+
+def _quote(text: str) -> str:
+    """A DOT string: quoted, its backslashes, quotes and newlines escaped."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
 
 
 @functools.lru_cache(maxsize=64)
 def _render(dot_source: str) -> bytes:
-    import graphviz
-
-    return graphviz.Source(dot_source).pipe(format="png")
+    """The PNG Graphviz's ``dot`` draws of the source."""
+    done = subprocess.run(["dot", "-Tpng"], input=dot_source.encode(), capture_output=True,
+                          check=True, timeout=60)  # fmt: skip
+    return done.stdout
 
 
 def write_graph(folder: Path, dot_source: str, stem: str = "graph") -> list[Path]:
