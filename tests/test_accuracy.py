@@ -95,7 +95,7 @@ def test_filip_is_limited_by_float64_data_not_by_the_solver(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["Filip", "Longley"])
+@pytest.mark.parametrize("name", ["Filip", "NoInt1"])
 def test_nist_through_the_linreg_command(name, tmp_path):
     """The whole user path: `linreg data=csv ...`, the optimum read from evaluation.json."""
     meta = certified(name)
@@ -208,3 +208,19 @@ def test_rank_deficient_robust_losses_give_the_minimum_norm_optimum(loss):
     )
     null = np.array([0.0, 0.0, 1.0, -1.0])  # w_b - w_c moves nothing: the minimum norm has none
     assert abs(opt.theta @ null) <= 1e-12 * np.linalg.norm(opt.theta)
+
+
+# --- train.fit_intercept in the config -----------------------------------------------------------
+
+
+def test_fit_intercept_is_a_train_setting_and_refuses_standardised_data(hydra_compose, tmp_path):
+    from linreg.config import run_config
+    from linreg.core import LinregError
+
+    assert run_config(hydra_compose()).settings.fit_intercept is True
+    path = tmp_path / "d.csv"
+    write_design_csv("NoInt1", path)
+    csv = ("data=csv", f"data.path={path}", "data.target=y", "train.fit_intercept=false")
+    assert run_config(hydra_compose(*csv)).settings.fit_intercept is False
+    with pytest.raises(LinregError, match=r"^data.standardize must be false when train\.fit_"):
+        run_config(hydra_compose(*csv, "data.standardize=true"))

@@ -119,6 +119,8 @@ def run_config(cfg: DictConfig) -> RunConfig:
             loss=loss, device=cfg.device.name, **OmegaConf.to_container(cfg.train, resolve=True)
         )
     check_fits(data, settings, cfg.backend.name)
+    if not settings.fit_intercept and getattr(data, "standardize", False):  # centring needs b
+        raise LinregError("data.standardize", "false when train.fit_intercept is false", True)
     t = cfg.tracking
     check_tracking(t)
     return RunConfig(

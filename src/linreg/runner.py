@@ -66,11 +66,13 @@ def load_data(run: RunConfig) -> Dataset:
 _OPTIMA: dict = {}
 
 
-def _optimum(data: Dataset, loss):
-    """The exact optimum, solved once per (data, loss) in a process: one serves every run."""
-    if (data.digest, loss) not in _OPTIMA:
-        _OPTIMA[data.digest, loss] = find_optimum(data, loss)
-    return _OPTIMA[data.digest, loss]
+def _optimum(data: Dataset, loss, fit_intercept: bool = True):
+    """The exact optimum, solved once per (data, loss, intercept) in a process: one serves every
+    run."""
+    key = (data.digest, loss, fit_intercept)
+    if key not in _OPTIMA:
+        _OPTIMA[key] = find_optimum(data, loss, fit_intercept)
+    return _OPTIMA[key]
 
 
 def execute(run: RunConfig, place: Place) -> RunRecord:
@@ -100,8 +102,9 @@ def execute(run: RunConfig, place: Place) -> RunRecord:
         with naming("train."):  # a check that needs the data (batch_size > n): this run fails
             run.settings.check_against(len(data.y))
         traj = fit(data.X, data.y, data.theta0, run.settings, run.backend)
-        theta_opt = _optimum(data, run.settings.loss)
-        ev = evaluate(traj.theta_final, data, run.settings.loss, traj, theta_opt)
+        theta_opt = _optimum(data, run.settings.loss, run.settings.fit_intercept)
+        ev = evaluate(traj.theta_final, data, run.settings.loss, traj, theta_opt,
+                      fit_intercept=run.settings.fit_intercept)  # fmt: skip
         fill(rec, traj, ev)
         files = write_run_files(out, run, place.name, data, traj, ev)
         log_run(store, run_id, run, data, traj, rec, out, files)

@@ -53,6 +53,7 @@ class TrainConf:
     eta_min: float
     shuffle_seed: int
     dtype: str
+    fit_intercept: bool
 
 
 @dataclass
