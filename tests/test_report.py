@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -31,6 +32,7 @@ GRID = [
     "hydra.sweep.dir=outputs/sweeps/report",
 ]
 FIGURES = ["loss_curves", "param_evolution", "error_heatmap", "loss_landscape", "outliers"]
+ANIMATION = "descent.gif"
 
 
 @pytest.fixture(scope="module")
@@ -50,13 +52,15 @@ def test_the_sweep_draws_every_figure_it_has_data_for(sweep):
     for name in FIGURES:
         png = sweep_dir / f"{name}.png"
         assert png.is_file() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+    assert (sweep_dir / ANIMATION).read_bytes()[:6] == b"GIF89a"
+    assert (sweep_dir / "report.html").is_file() and (sweep_dir / "report.md").is_file()
 
 
 def test_figures_are_drawn_again_identically_from_the_results(sweep, tmp_path):
     sweep_dir, results, _ = sweep
     made = sweep_figures(sweep_dir, results, tmp_path, generate(DataSpec(outlier_fraction=0.1)))
-    assert sorted(p.name for p in made) == sorted(f"{name}.png" for name in FIGURES)
-    assert all(p.parent == tmp_path and p.read_bytes()[:4] == b"\x89PNG" for p in made)
+    assert sorted(p.name for p in made) == sorted([*(f"{n}.png" for n in FIGURES), ANIMATION])
+    assert all(p.parent == tmp_path for p in made)
 
 
 def test_no_landscape_or_outliers_figure_without_what_they_need(sweep, tmp_path):
@@ -65,7 +69,7 @@ def test_no_landscape_or_outliers_figure_without_what_they_need(sweep, tmp_path)
         sweep_dir, results, tmp_path, generate(DataSpec(n_features=2, weights=(1.0, 2.0)))
     )
     names = {p.name for p in made}
-    assert "loss_landscape.png" not in names and "outliers.png" not in names
+    assert not names & {"loss_landscape.png", "outliers.png", ANIMATION}
 
 
 def test_report_states_what_the_numbers_support(sweep, tmp_path):
@@ -87,12 +91,50 @@ def test_report_states_what_the_numbers_support(sweep, tmp_path):
     # with outliers MAE's optimum is nearer the truth than MSE's: the figures' point
     assert stat < ok[ok["loss"] == "mse"]["statistical_error"].iloc[0]
     assert "1 run(s) diverged: numpy · mse · lr=1.5 · ep=60 · cpu." in text
-    # every figure of the sweep, linked relative to the report
-    page = html.read_text()
+    # every figure of the sweep: linked relative to report.md, inside report.html
     assert pngs
     for png in pngs:
-        rel = os.path.relpath(png, tmp_path)
-        assert f"![{png.stem}]({rel})" in text and f"<img src='{rel}'" in page, png.name
+        assert f"![{png.stem}]({os.path.relpath(png, tmp_path)})" in text, png.name
+    assert embedded_images(html.read_text()) == [p.read_bytes() for p in pngs]
+
+
+def embedded_images(page: str) -> list[bytes]:
+    """The images of an HTML page, each decoded from its data: URI; a page that refers to any
+    file (a relative or absolute src) fails, as MLflow's artifact viewer would show it broken."""
+    import base64
+    import io
+    import re
+
+    from PIL import Image
+
+    sources = re.findall(r"<img [^>]*src='([^']*)'", page)
+    assert len(sources) == page.count("<img "), "an <img> without a quoted src"
+    out = []
+    for src in sources:
+        head, _, payload = src.partition(",")
+        assert re.fullmatch(r"data:image/(png|gif);base64", head), src[:60]
+        raw = base64.b64decode(payload, validate=True)
+        with Image.open(io.BytesIO(raw)) as im:
+            im.verify()  # a whole, decodable image
+        out.append(raw)
+    return out
+
+
+def test_the_report_in_a_sweep_folder_carries_its_figures_and_the_lesson(sweep):
+    """The sweep's own report.html: its figures (the GIF among them) inside it, so it opens
+    whole from the folder, alone in a browser or in MLflow; the learning-rate section classifies
+    each run."""
+    sweep_dir, results, _ = sweep
+    page = (sweep_dir / "report.html").read_text()
+    images = embedded_images(page)
+    assert len(images) == len(FIGURES) + 1 and any(i[:6] == b"GIF89a" for i in images)
+    md = (sweep_dir / "report.md").read_text()
+    assert "## The learning rate" in md and "2/λ_max = " in md
+    every = md.split("## Every run")[1]
+    for r in results:  # one behaviour per run; mse's lr=1.5 is far past the critical lr
+        row = re.escape(f"| {r.run_name} | {r.status} | ")
+        assert re.search(row + r"(converged|too slow|oscillating|diverged) \|", every), r.run_name
+    assert "| numpy · mse · lr=1.5 · ep=60 · cpu | diverged | diverged |" in md
 
 
 def test_convergence_sentence_names_the_epoch_from_the_table():

@@ -232,3 +232,14 @@ def _as(kind, value) -> str:
 
 if not OmegaConf.has_resolver("linreg.run_folder"):
     OmegaConf.register_new_resolver("linreg.run_folder", _folder)
+
+
+def _critical_lr(multiple, *, _root_):
+    """``${linreg.critical_lr:k}`` (conf/lesson/lr.yaml): k × 2/λ_max of the config's data."""
+    from .present.lesson import critical_lr_resolver  # only when a config asks for it
+
+    return critical_lr_resolver(multiple, _root_=_root_)
+
+
+if not OmegaConf.has_resolver("linreg.critical_lr"):
+    OmegaConf.register_new_resolver("linreg.critical_lr", _critical_lr)

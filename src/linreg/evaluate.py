@@ -101,7 +101,8 @@ def build(runs_dir: str = RUNS_DIR, data_dir: str = DATA_DIR, out: str = RESULTS
         write_loss_curves(trajectories, plots / "loss.csv")
         figures = sweep_figures(runs, recs, scratch / "figures", data, loaded=trajectories)
         (scratch / "figures").mkdir(parents=True, exist_ok=True)  # a DVC output, even if empty
-        report.write(df, figures, scratch, f"linreg · {manifest['sweep_name']}")
+        report.write(df, figures, scratch, f"linreg · {manifest['sweep_name']}",
+                     runs=trajectories, X=data.X)  # fmt: skip
         results_dir.mkdir(exist_ok=True)
         for entry in sorted(scratch.iterdir()):
             _replace(entry, results_dir / entry.name)

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from ..record import RunRecord
-from . import insight
-from .figures import _figure, _log_y, _save
+from . import animation, insight
+from .figures import _figure, _figure_legend, _legend_above, _log_y, _save, styled
+from .lesson import behaviours
 
 
 def load_trajectories(folder: Path, records: list[RunRecord]) -> list[dict]:
@@ -29,7 +30,8 @@ def sweep_figures(
 ) -> list[Path]:
     """The comparison figures of a sweep: every run's loss curve, the parameter evolution per lr
     (one feature), the lr × epochs error heatmap, and, given the sweep's one dataset, the loss
-    landscape with the runs' paths and the outliers figure (see :mod:`.insight`).  ``loaded``:
+    landscape with the runs' paths, the outliers figure (see :mod:`.insight`) and gradient
+    descent animated (``descent.gif``, :mod:`.animation`).  ``loaded``:
     the records' trajectories already read (:func:`load_trajectories`), not read again."""
     import numpy as np
 
@@ -48,9 +50,11 @@ def sweep_figures(
     if data is not None:
         made.append(insight.loss_landscape(out_dir / "loss_landscape.png", runs, data))
         made.append(insight.outliers(out_dir / "outliers.png", runs, data))
+        made.append(animation.descent_gif(out_dir / "descent.gif", runs, data))
     return [p for p in made if p is not None]
 
 
+@styled
 def sweep_loss_curves(path: Path, runs: list[dict]):
     """One panel per loss; a line per run, coloured by lr, styled by backend."""
     from matplotlib import colormaps
@@ -59,7 +63,13 @@ def sweep_loss_curves(path: Path, runs: list[dict]):
     lrs = sorted({r["lr"] for r in runs})
     styles = {"numpy": "-", "python": ":", "torch": "--"}
     colours = colormaps["viridis"](np.linspace(0, 0.9, max(len(lrs), 1)))
-    fig, axes = _figure(5 * len(losses), 3.4, len(losses))
+    entries = len(lrs) + len({r["backend"] for r in runs})
+    ncol = min(entries, 3 * len(losses))
+    rows = -(-entries // ncol)
+    height = 3.4 + 0.22 * rows
+    fig, axes = _figure(
+        5.2 * len(losses), height, len(losses), top=1 - (0.4 + 0.22 * rows) / height
+    )
     for ax, loss in zip(axes, losses, strict=True):
         for r in runs:
             if r["loss"] != loss or r.get("trajectory") is None:
@@ -69,19 +79,20 @@ def sweep_loss_curves(path: Path, runs: list[dict]):
                 t["epoch"],
                 t["loss"],
                 styles.get(r["backend"], "-"),
-                lw=1,
+                lw=1.2,
                 c=colours[lrs.index(r["lr"])],
             )
         _log_y(ax)
-        ax.set(xlabel="epoch", ylabel="J(θ)", title=f"loss = {loss}")
-        for lr, c in zip(lrs, colours, strict=False):
-            ax.plot([], [], c=c, label=f"lr={lr:g}")
-        for b, s in styles.items():
-            ax.plot([], [], s, c="grey", label=b)
-        ax.legend(fontsize=7)
+        ax.set(xlabel="epoch", ylabel="loss J(θ)", title=f"loss = {loss}")
+    for lr, c in zip(lrs, colours, strict=False):
+        axes[0].plot([], [], c=c, label=f"lr={lr:.4g}")
+    for b in sorted({r["backend"] for r in runs}):
+        axes[0].plot([], [], styles.get(b, "-"), c="grey", label=b)
+    _figure_legend(fig, axes[0], ncol)
     return _save(fig, path)
 
 
+@styled
 def param_evolution(path: Path, runs: list[dict], truth: np.ndarray | None):
     """The walkthrough's plot_param_evolution: weight and bias per epoch for each lr, true values
     dashed.  One loss (mse when the sweep has it) and, per lr, its longest run."""
@@ -95,13 +106,21 @@ def param_evolution(path: Path, runs: list[dict], truth: np.ndarray | None):
         best = by_lr.get(r["lr"])
         if best is None or len(t["epoch"]) > len(best["trajectory"]["epoch"]):
             by_lr[r["lr"]] = r
-    fig, axes = _figure(10, 3.4, 2)
+    wild = behaviours(list(by_lr.values()))
+    fig, axes = _figure(10.4, 3.8, 2, top=0.78)
     for ax, key, j in ((axes[0], "w_0", 1), (axes[1], "bias", 0)):
+        calm = [] if truth is None else [truth[j]]
         for lr in sorted(by_lr):
             t = by_lr[lr]["trajectory"]
-            ax.plot(t["epoch"], t[key], lw=1.5, label=f"lr={lr:g}")
+            ax.plot(t["epoch"], t[key], lw=1.5, label=f"lr={lr:.4g}")
+            if wild.get(by_lr[lr]["run_name"]) != "diverged":
+                calm += [t[key].min(), t[key].max()]
+        if "diverged" in wild.values() and len(calm) > 1:  # frame the rest; it leaves the frame
+            lo, hi = min(calm), max(calm)
+            ax.set_ylim(lo - 0.1 * (hi - lo or 1), hi + 0.1 * (hi - lo or 1))
         if truth is not None:
             ax.axhline(truth[j], ls="--", c="k", lw=1, label="true")
-        ax.set(xlabel="epoch", ylabel=key, title=f"{key} per epoch (loss = {loss})")
-        ax.legend(fontsize=8)
+        ax.set(xlabel="epoch", ylabel="weight w" if key == "w_0" else "bias b")
+        _legend_above(ax, ncol=min(len(by_lr) + 1, 4))
+        ax.set_title(f"{key} per epoch (loss = {loss})", y=1.0 + 0.11 * (-(-(len(by_lr) + 1) // 4)))
     return _save(fig, path)

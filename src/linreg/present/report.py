@@ -1,12 +1,17 @@
 """The report a person reads: ``report.md`` and ``report.html`` from a sweep's summary table.
 
 Best run per loss and backend first, what the numbers say in a few sentences (each computed from
-the table, none written by hand), the runs that did not end ok with their reasons, the figures,
-then every run.
+the table, none written by hand), the learning-rate lesson (the data's critical step size and what
+each run did), the runs that did not end ok with their reasons, the figures, then every run.
+
+``report.html`` carries its figures inside it (data: URIs): it shows them wherever it is opened,
+from results/ in a browser as in MLflow's artifact viewer, which serves each artifact alone.
+``report.md`` links them, relative to itself.
 """
 
 from __future__ import annotations
 
+import base64
 import html
 import os
 from pathlib import Path
@@ -14,6 +19,9 @@ from pathlib import Path
 import numpy as np
 
 from ..record import best_runs, write_atomic
+from . import lesson
+
+MIME = {".png": "image/png", ".gif": "image/gif", ".svg": "image/svg+xml"}
 
 SAME_SETTINGS = ["loss", "lr", "epochs", "momentum", "batch_size", "schedule", "dtype"]
 BEST_COLUMNS = [
@@ -115,9 +123,25 @@ def _fmt(v) -> str:
     return str(v).replace("|", "/")
 
 
-def write(df, figures: list[Path], out_dir: Path, title: str) -> list[Path]:
-    """Write report.md and report.html into ``out_dir``; figures are linked relative to it."""
+def data_uri(path: Path) -> str:
+    """The file as a data: URI (base64), for an HTML page that needs no file beside it."""
+    mime = MIME.get(Path(path).suffix.lower(), "application/octet-stream")
+    return f"data:{mime};base64,{base64.b64encode(Path(path).read_bytes()).decode('ascii')}"
+
+
+def write(
+    df, figures: list[Path], out_dir: Path, title: str, runs: list[dict] | None = None, X=None
+) -> list[Path]:
+    """Write report.md and report.html into ``out_dir``: report.md links the figures relative to
+    it, report.html embeds them.  ``runs`` (the runs with their trajectories) and ``X`` (the
+    sweep's one dataset's features) feed the learning-rate section."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    lr_lines, lr_table = lesson.section(df, runs, X)
+    did = (
+        dict(zip(lr_table["run_name"], lr_table["behaviour"], strict=True)) if len(lr_table) else {}
+    )
+    every = df.assign(behaviour=df["run_name"].map(did))
+    every_columns = ["run_name", "status", *(["behaviour"] if did else []), *BEST_COLUMNS[1:]]
     counts = df["status"].value_counts().to_dict()
     head = f"{len(df)} runs: " + ", ".join(
         f"{counts.get(k, 0)} {k}" for k in ("ok", "diverged", "skipped", "failed")
@@ -137,11 +161,15 @@ def write(df, figures: list[Path], out_dir: Path, title: str) -> list[Path]:
         "",
     ]
     md += [f"- {s}" for s in findings(df)]
+    if lr_lines:
+        md += ["", "## The learning rate", ""] + [f"- {s}" for s in lr_lines]
+        if len(lr_table):
+            md += ["", _md_table(lr_table, list(lr_table.columns))]
     if len(not_ok):
         md += ["", "## Runs that did not end ok", "", _md_table(not_ok, NOT_OK_COLUMNS)]
     none = "None: no run trained (each one skipped or failed, as listed above)."
     md += ["", "## Figures", ""] + ([f"![{Path(f).stem}]({f})" for f in figs] or [none])
-    md += ["", "## Every run", "", _md_table(df, ["run_name", "status", *BEST_COLUMNS[1:]])]
+    md += ["", "## Every run", "", _md_table(every, every_columns)]
     md_path = out_dir / "report.md"
     write_atomic(md_path, "\n".join(md))
     page = [
@@ -155,14 +183,19 @@ def write(df, figures: list[Path], out_dir: Path, title: str) -> list[Path]:
         "<h2>What the numbers say</h2><ul>",
     ]
     page += [f"<li>{html.escape(s)}</li>" for s in findings(df)] + ["</ul>"]
+    if lr_lines:
+        page += ["<h2>The learning rate</h2><ul>"]
+        page += [f"<li>{html.escape(s)}</li>" for s in lr_lines] + ["</ul>"]
+        if len(lr_table):
+            page += [_html_table(lr_table, list(lr_table.columns))]
     if len(not_ok):
         page += ["<h2>Runs that did not end ok</h2>", _html_table(not_ok, NOT_OK_COLUMNS)]
     page += (
         ["<h2>Figures</h2>"]
         + ([] if figs else [f"<p>{none}</p>"])
-        + [f"<p><img src='{html.escape(f)}' alt='{html.escape(f)}'>" for f in figs]
+        + [f"<p><img src='{data_uri(f)}' alt='{html.escape(f.stem)}'>" for f in figures]
     )
-    page += ["<h2>Every run</h2>", _html_table(df, ["run_name", "status", *BEST_COLUMNS[1:]])]
+    page += ["<h2>Every run</h2>", _html_table(every, every_columns)]
     html_path = out_dir / "report.html"
     write_atomic(html_path, "\n".join(page))
     return [md_path, html_path]

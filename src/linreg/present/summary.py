@@ -10,13 +10,20 @@ CONSOLE = ["status", "bias", "w_0", "w_1", "w_2", "weight_error", "optimum_dista
 
 
 def write(records: list[RunRecord], folder: Path, figures: bool = True, data=None) -> list[Path]:
-    """``summary.csv`` (one row per run) and, with ``figures``, the comparison figures in
+    """``summary.csv`` (one row per run) and, with ``figures``, the comparison figures and the
+    report (report.md, report.html: the learning-rate lesson's numbers among them) in
     ``folder``; returns the files written."""
-    written = [write_csv(frame(records), Path(folder) / "summary.csv")]
+    df = frame(records)
+    written = [write_csv(df, Path(folder) / "summary.csv")]
     if figures:
-        from .comparison import sweep_figures
+        from . import report
+        from .comparison import load_trajectories, sweep_figures
 
-        written += sweep_figures(Path(folder), records, Path(folder), data)
+        runs = load_trajectories(Path(folder), records)
+        drawn = sweep_figures(Path(folder), records, Path(folder), data, loaded=runs)
+        X = None if data is None else data.X
+        written += drawn + report.write(df, drawn, Path(folder), f"linreg · {Path(folder).name}",
+                                        runs=runs, X=X)  # fmt: skip
     return written
 
 

@@ -1,0 +1,191 @@
+"""The learning-rate lesson in numbers: how large a step gradient descent can take on this data,
+and what each run's step size did.
+
+For J(θ) = mean((Aθ − y)²) with A = [1, X], the Hessian is H = (2/n)·AᵀA, the same everywhere (the
+loss is quadratic).  Plain gradient descent multiplies the error along H's eigenvector i by
+(1 − lr·λ_i) each epoch, so it converges only while |1 − lr·λ_max| < 1: lr < 2/λ_max, the critical
+learning rate.  Below 1/λ_max every direction creeps straight in; between 1/λ_max and 2/λ_max the
+steepest direction overshoots and the path zigzags across the valley; above 2/λ_max it diverges.
+λ_max/λ_min, the condition number of H, says how much slower the flattest direction is than the
+steepest: unscaled features (plot sizes in the thousands) make it huge.  (Momentum and mini-batches
+change the bound; the lesson is about plain full-batch descent.)
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+# H = curvature · AᵀA / n: mse doubles the residual's square, the others halve it (huber near its
+# optimum, where residuals are below δ); mae has no curvature at all
+CURVATURE = {"mse": 2.0, "mse_half": 1.0, "huber": 1.0}
+BEHAVIOURS = ("converged", "too slow", "oscillating", "diverged")
+ARRIVED_RTOL = (
+    1e-6  # without the record's verdict: converged once the loss is this close (relative)
+)
+ZIGZAG_SHARE = 0.5  # steps reversing direction in at least this share of moving epochs: a zigzag
+STILL = 1e-5  # a step this small against the largest one is float noise, not movement
+
+
+@dataclass(frozen=True)
+class Curvature:
+    """The Hessian's extreme eigenvalues on a dataset, and what they allow."""
+
+    loss: str
+    lambda_max: float
+    lambda_min: float
+
+    @property
+    def critical_lr(self) -> float:
+        """The largest stable step size of plain gradient descent: 2/λ_max."""
+        return 2.0 / self.lambda_max
+
+    @property
+    def condition_number(self) -> float:
+        return self.lambda_max / self.lambda_min if self.lambda_min > 0 else float("inf")
+
+
+def hessian(X: np.ndarray, loss: str = "mse", fit_intercept: bool = True) -> np.ndarray:
+    """The Hessian of the loss in θ = (b, w): (2/n)·AᵀA for mse, (1/n)·AᵀA for mse_half; A is
+    [1, X], or X alone when the bias is held at 0 (train.fit_intercept=false)."""
+    if loss not in CURVATURE:
+        raise ValueError(f"loss must be one of {', '.join(CURVATURE)} (mae has no curvature), "
+                         f"got {loss!r}")  # fmt: skip
+    X = np.asarray(X, dtype=np.float64)
+    A = np.column_stack((np.ones(len(X)), X)) if fit_intercept else X  # θ = (b, w)
+    return CURVATURE[loss] * (A.T @ A) / len(A)
+
+
+def curvature(X: np.ndarray, loss: str = "mse", fit_intercept: bool = True) -> Curvature:
+    eigenvalues = np.linalg.eigvalsh(hessian(X, loss, fit_intercept))  # symmetric: ascending
+    return Curvature(loss, float(eigenvalues[-1]), float(max(eigenvalues[0], 0.0)))
+
+
+def classify(
+    loss: np.ndarray,
+    theta: np.ndarray,
+    optimum_loss: float | None,
+    diverged: bool = False,
+    converged: bool | None = None,
+) -> str:
+    """What a run's step size did, from its trajectory (loss and θ per epoch):
+
+    - ``diverged``: the run was stopped as diverged, or its loss is not finite or ends above
+      where it started;
+    - ``oscillating``: it went down, but zigzagging: in at least half of the epochs in which θ
+      still moves, the step reverses the previous one (their dot product is negative);
+    - ``converged``: a straight descent that arrived: ``converged`` (the run record's verdict),
+      or, without one, its last loss within 1e-6 (relative) of the optimum's;
+    - ``too slow``: a straight descent that had not arrived when its epochs ran out.
+    """
+    loss = np.asarray(loss, dtype=np.float64)
+    if diverged or not np.all(np.isfinite(loss)) or (len(loss) > 1 and loss[-1] > loss[0]):
+        return "diverged"
+    steps = np.diff(np.asarray(theta, dtype=np.float64), axis=0)
+    size = np.linalg.norm(steps, axis=1)
+    moving = size > STILL * (size.max() if len(size) else 0.0)
+    pairs = moving[1:] & moving[:-1]
+    if pairs.any():
+        turns = np.einsum("ij,ij->i", steps[1:], steps[:-1]) < 0
+        if turns[pairs].mean() >= ZIGZAG_SHARE:
+            return "oscillating"
+    if converged is None:
+        converged = optimum_loss is not None and bool(
+            abs(loss[-1] - optimum_loss) <= ARRIVED_RTOL * abs(optimum_loss)
+        )
+    return "converged" if converged else "too slow"
+
+
+def behaviours(runs: list[dict]) -> dict[str, str]:
+    """run_name -> behaviour, for each run with a trajectory (the dicts of
+    :func:`linreg.present.comparison.load_trajectories`)."""
+    out = {}
+    for r in runs:
+        t = r.get("trajectory")
+        if t is None or not len(t):
+            continue
+        theta = t[[c for c in t.columns if c == "bias" or c.startswith("w_")]].to_numpy()
+        opt = r.get("optimum_loss")
+        opt = None if opt is None or opt != opt else float(opt)
+        arrived = r.get("converged_epoch")
+        arrived = (
+            None if "converged_epoch" not in r else not (arrived is None or arrived != arrived)
+        )
+        out[r["run_name"]] = classify(
+            t["loss"].to_numpy(), theta, opt, r["status"] == "diverged", arrived
+        )
+    return out
+
+
+# --- the lesson preset's learning rates: a multiple of the data's critical lr ------------------
+@functools.lru_cache(maxsize=8)
+def _critical_lr_of(data_key: str, data_dir: str | None, loss: str, intercept: bool) -> float:
+    import json
+
+    from omegaconf import OmegaConf
+
+    from ..config import data_source
+    from ..core.data import DataSpec, generate
+    from ..core.datafiles import load_csv, load_dataset
+
+    spec = data_source(OmegaConf.create(json.loads(data_key)))
+    if data_dir:  # the pipeline's data/, as the train stage reads it
+        kind = "synthetic" if isinstance(spec, DataSpec) else "csv"
+        data = load_dataset(data_dir, expect_spec={"kind": kind, **spec.to_dict()})
+    else:
+        data = generate(spec) if isinstance(spec, DataSpec) else load_csv(spec)
+    return curvature(data.X, loss, intercept).critical_lr
+
+
+def critical_lr_resolver(multiple, *, _root_) -> float:
+    """``${linreg.critical_lr:0.5}``: half the critical lr of the config's own data and loss (the
+    data drawn, or read from data.dir, as a run will read it)."""
+    import json
+
+    from omegaconf import OmegaConf
+
+    data = OmegaConf.to_container(_root_.data, resolve=True)
+    loss = _root_.loss.name
+    name = loss if loss in CURVATURE else "mse"  # mae: the mse bound of the same data
+    key = json.dumps({k: v for k, v in data.items() if k != "dir"}, sort_keys=True)
+    intercept = bool(OmegaConf.select(_root_, "train.fit_intercept", default=True))
+    return float(multiple) * _critical_lr_of(key, data.get("dir"), name, intercept)
+
+
+# --- the report's section ----------------------------------------------------------------------
+def section(df, runs: list[dict] | None, X: np.ndarray | None) -> tuple[list[str], object]:
+    """The report's "learning rate" sentences and its table (run, lr, lr as a multiple of the
+    critical lr, behaviour); ``runs``: the trajectories, ``X``: the sweep's one dataset's
+    features (None when the runs do not share one)."""
+    import pandas as pd
+
+    did = behaviours(runs or [])
+    lines, table = [], pd.DataFrame()
+    if X is not None and len(X):
+        c = curvature(X, "mse")
+        lines.append(
+            f"On this data the mse Hessian (2/n)·AᵀA, A = [1, X], has λ_max = {c.lambda_max:.4g} "
+            f"and λ_min = {c.lambda_min:.4g}: condition number {c.condition_number:.4g}. Plain "
+            f"gradient descent on mse is stable for lr < 2/λ_max = {c.critical_lr:.4g} (the "
+            f"critical learning rate); above 1/λ_max = {c.critical_lr / 2:.4g} its path zigzags "
+            f"across the valley, and the flattest direction closes {c.condition_number:.3g} times "
+            "slower than the steepest (mse_half and huber allow twice the step; mae has no "
+            "curvature and no such bound)."
+        )
+    if did:
+        counted = {b: sum(v == b for v in did.values()) for b in BEHAVIOURS}
+        lines.append(
+            "What each run's step size did (from its trajectory): "
+            + ", ".join(f"{n} {b}" for b, n in counted.items() if n)
+            + ". Converged: a straight descent that arrived at the optimum; too slow: a straight "
+            "descent still on its way when its epochs ran out; oscillating: steps reversing "
+            "direction in at least half of the epochs it moved (a zigzag, arrived or not); "
+            "diverged: the loss ends above where it started (or blew up)."
+        )
+        table = df[df["run_name"].isin(did)][["run_name", "lr"]].copy()
+        if X is not None and len(X):
+            table["lr ÷ critical (mse)"] = table["lr"] / curvature(X, "mse").critical_lr
+        table["behaviour"] = table["run_name"].map(did)
+    return lines, table
