@@ -144,6 +144,7 @@ def new_record(run: RunConfig, place: Place, keep: RunRecord | None = None) -> R
         batch_size=s.batch_size,
         schedule=s.schedule,
         dtype=s.dtype,
+        fit_intercept=s.fit_intercept,
         delta=s.loss.delta if s.loss.name == "huber" else None,
         run_folder=place.folder.name,
     )
