@@ -18,7 +18,7 @@ from conftest import VENV_BIN, Cli, clean_env, store_runs
 from linreg.core import DataSpec, Loss, generate
 from linreg.present import graphs, report
 from linreg.present.comparison import sweep_figures
-from linreg.record import RunRecord, frame, records
+from linreg.record import BEST, RunRecord, best_runs, frame, records
 
 pytestmark = pytest.mark.slow
 
@@ -83,8 +83,9 @@ def test_report_states_what_the_numbers_support(sweep, tmp_path):
     assert "## Runs that did not end ok" in text and "loss exploded at epoch" in text
     # the best mse run is listed first among mse rows, with its numbers from the table
     ok = df[df["status"] == "ok"]
-    best_mse = ok[ok["loss"] == "mse"].sort_values("weight_error").iloc[0]
+    best_mse = ok[ok["loss"] == "mse"].sort_values("optimum_distance").iloc[0]
     assert best_mse["run_name"] in text.split("## What the numbers say")[0]
+    assert f"Best: {BEST}." in text
     # the statistical error sentence quotes the optimum's distance from the truth
     stat = ok[ok["loss"] == "mae"]["statistical_error"].iloc[0]
     assert f"The exact mae optimum lies {stat:.3g} from the true parameters" in text
@@ -148,7 +149,7 @@ def test_convergence_sentence_names_the_epoch_from_the_table():
     df = frame([ok_run("a", 0.1, 41, 1.0, 2.0, 0.1), ok_run("b", 0.001, None, 0.5, 1.0, 1.0)])
     (sentence,) = [s for s in report.findings(df) if s.startswith("With mse")]
     assert sentence == (
-        "With mse, the loss came within 1e-6 (relative) of the optimum's by "
+        "With mse, the parameters reached the optimum (within √ε of their dtype, relative) by "
         "epoch 41 at lr=0.1; lr=0.001 did not within 100 epochs."
     )
 
@@ -217,3 +218,29 @@ def test_the_walkthrough_metrics_name_only_the_walkthroughs_runs():
     assert metrics(df, True)["walkthrough"] == {"epochs_100": {"weight": 2.2193, "bias": 1.0283}}
     assert "walkthrough" not in metrics(df, False)
     assert "walkthrough" not in metrics(frame([run(0.9)]), True)
+
+
+def test_the_best_run_is_the_closest_to_its_own_optimum_then_the_fastest():
+    """Among runs that reached the optimum of their loss, the quickest; a run still on its way
+    is never preferred, however near the true parameters its noise happens to put it."""
+
+    def ran(name, optimum_distance, wall_s, converged_epoch, weight_error, epochs=100, loss="mse"):
+        return RunRecord(
+            run_name=name, backend="numpy", device="cpu", loss=loss, lr=0.1, epochs=epochs,
+            status="ok", bias=1.0, weights=[2.5], weight_error=weight_error,
+            optimum_distance=optimum_distance, converged_epoch=converged_epoch, wall_s=wall_s,
+            epochs_run=epochs,
+        )  # fmt: skip
+
+    df = frame([
+        ran("reached, slow", 1e-9, 0.5, 40, 0.0200),
+        ran("reached, fast, noise-level farther", 1e-7, 0.1, 60, 0.0201),
+        ran("on its way, nearest the truth", 3e-3, 0.01, None, 0.0010),
+        ran("reached, as fast, more epochs", 1e-8, 0.1, 20, 0.02, epochs=1000),
+        ran("mae: on its way", 5e-2, 0.2, None, 0.1, loss="mae"),
+        ran("mae: nearer", 1e-2, 0.9, None, 0.3, loss="mae"),
+    ])  # fmt: skip
+    best = best_runs(df, ["loss"])
+    assert list(best["run_name"]) == ["mae: nearer", "reached, fast, noise-level farther"]
+    alone = best_runs(df[df["run_name"].str.startswith("on its")], ["loss"])
+    assert list(alone["run_name"]) == ["on its way, nearest the truth"]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..record import best_runs, write_atomic
+from ..record import BEST, best_runs, write_atomic
 from . import lesson
 
 MIME = {".png": "image/png", ".gif": "image/gif", ".svg": "image/svg+xml"}
@@ -54,7 +54,7 @@ def backend_agreement(df) -> float | None:
 
 
 def best_per_loss_and_backend(df):
-    """Per loss and backend, the ok run closest to the truth (to the optimum without truth)."""
+    """Per loss and backend, the best ok run (:data:`linreg.record.BEST`)."""
     return best_runs(df, ["loss", "backend"])
 
 
@@ -73,15 +73,15 @@ def findings(df) -> list[str]:
         most = int(group["epochs"].max())
         if parts:
             text = (
-                f"With {loss}, the loss came within 1e-6 (relative) of the optimum's "
-                + " and ".join(parts)
+                f"With {loss}, the parameters reached the optimum (within √ε of their dtype, "
+                "relative) " + " and ".join(parts)
             )
             if never:
                 text += f"; {', '.join(never)} did not within {most} epochs"
         else:
             text = (
-                f"With {loss}, no run came within 1e-6 (relative) of the optimum's loss "
-                f"within {most} epochs"
+                f"With {loss}, no run's parameters reached the optimum (within √ε of their "
+                f"dtype, relative) within {most} epochs"
             )
         out.append(text + ".")
     if ok["statistical_error"].notna().any():
@@ -155,6 +155,8 @@ def write(
         "",
         "## Best run per loss and backend",
         "",
+        f"Best: {BEST}.",
+        "",
         _md_table(best, BEST_COLUMNS),
         "",
         "## What the numbers say",
@@ -179,6 +181,7 @@ def write(
         "padding:2px 6px}img{max-width:100%}</style>",
         f"<h1>{html.escape(title)}</h1><p>{html.escape(head)}</p>",
         "<h2>Best run per loss and backend</h2>",
+        f"<p>Best: {html.escape(BEST)}.</p>",
         _html_table(best, BEST_COLUMNS),
         "<h2>What the numbers say</h2><ul>",
     ]
