@@ -48,6 +48,7 @@ class RunRecord:
     batch_size: int | None = None
     schedule: str | None = None
     dtype: str | None = None
+    fit_intercept: bool | None = None  # False: no bias (b reported as 0)
     delta: float | None = None
     epochs_run: int | None = None
     theta_error: float | None = None
@@ -104,7 +105,7 @@ class RunRecord:
 
 SETTINGS = ("lr", "epochs", "momentum", "batch_size", "delta")
 TEXT = ("run_name", "backend", "device", "loss", "status", "mlflow_run_id", "reason", "schedule",
-        "dtype", "data_digest", "run_folder")  # fmt: skip
+        "dtype", "fit_intercept", "data_digest", "run_folder")  # fmt: skip
 
 
 def columns(m: int) -> list[str]:
