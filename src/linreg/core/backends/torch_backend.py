@@ -119,9 +119,7 @@ def _fit_cpu(X, y, theta0, s: TrainSettings) -> Trajectory:
     b_view, w_view = bias.detach().numpy(), weight.detach().numpy()[0]  # live views
     bufs = [None, None]
     lrs = lr_schedule(s)
-    loss_h = np.empty(s.epochs)
-    theta_h = np.empty((s.epochs, m + 1))
-    gn_h = np.empty(s.epochs)
+    loss_h, theta_h, gn_h = np.empty(s.epochs), np.empty((s.epochs, m + 1)), np.empty(s.epochs)
     limit = math.inf
     done = 0
     start = time.perf_counter()
@@ -152,17 +150,8 @@ def _fit_cpu(X, y, theta0, s: TrainSettings) -> Trajectory:
             _clear(params)
     wall = time.perf_counter() - start
     final = np.concatenate((b_view, w_view)).astype(np.float64)
-    return finish(
-        loss_h[:done],
-        theta_h[:done],
-        gn_h[:done],
-        lrs,
-        final,
-        backend=name,
-        device="cpu",
-        dtype=s.dtype,
-        wall_s=wall,
-    )
+    return finish(loss_h[:done], theta_h[:done], gn_h[:done], lrs, final, backend=name,
+                  device="cpu", dtype=s.dtype, wall_s=wall)  # fmt: skip
 
 
 def _clear(params) -> None:
@@ -244,17 +233,9 @@ def _fit_device(X, y, theta0, s: TrainSettings, device: str) -> Trajectory:
 
 def _to_host(loss_h, theta_h, gn_h, done, lrs, final, s, device, wall) -> Trajectory:
     """The device-side history, copied to the host once, as a trajectory."""
-    return finish(
-        loss_h[:done].cpu().numpy(),
-        theta_h[:done].double().cpu().numpy(),
-        gn_h[:done].cpu().numpy(),
-        lrs,
-        final.double().cpu().numpy(),
-        backend=name,
-        device=device,
-        dtype=s.dtype,
-        wall_s=wall,
-    )
+    host = [a.cpu().numpy() for a in (loss_h[:done], theta_h[:done].double(), gn_h[:done])]
+    return finish(*host, lrs, final.double().cpu().numpy(), backend=name, device=device,
+                  dtype=s.dtype, wall_s=wall)  # fmt: skip
 
 
 def _sync(device: str) -> None:
