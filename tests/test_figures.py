@@ -177,3 +177,25 @@ def test_no_gif_without_one_feature(tmp_path, sweep):
     two = generate(DataSpec(n_features=2, weights=(1.0, 2.0)))
     assert animation.descent_gif(tmp_path / "x.gif", sweep, two) is None
     assert not (tmp_path / "x.gif").exists()
+
+
+def test_scaling_shows_the_long_valley_and_its_cure(tmp_path, saved):
+    """Plot sizes in the thousands: at 0.9 × its own critical lr, descent on the raw feature is
+    still far from the optimum after 100 epochs; standardised, the same epochs arrive."""
+    from linreg.present import scaling
+    from linreg.present.lesson import curvature, standardised
+
+    sizes = generate(DataSpec(feature_scale=1000.0))
+    X, y = np.asarray(sizes.X, np.float64), np.asarray(sizes.y, np.float64)
+    ends = []
+    for features in (X, standardised(X)):
+        lr = scaling.STEP * curvature(features).critical_lr
+        path = scaling.descend(features[:, 0], y, sizes.theta0, lr, scaling.EPOCHS)
+        opt = np.linalg.lstsq(np.column_stack((np.ones(len(y)), features)), y, rcond=None)[0]
+        ends.append(np.linalg.norm(path[-1] - opt))
+    assert ends[0] > 0.1 and ends[1] < 1e-4
+    assert scaling.scaling(tmp_path / "scaling.png", sizes) == tmp_path / "scaling.png"
+    (fig,) = saved
+    check_legible(fig, "scaling")
+    assert "κ = 9.7e+05" in fig.axes[0].get_title() and "κ = 1," in fig.axes[1].get_title()
+    assert scaling.scaling(tmp_path / "round.png", DATA) is None  # a round valley: no figure

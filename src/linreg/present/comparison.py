@@ -11,6 +11,7 @@ from ..record import RunRecord
 from . import animation, insight
 from .figures import _figure, _figure_legend, _legend_above, _log_y, _save, styled
 from .lesson import behaviours
+from .scaling import scaling
 
 
 def load_trajectories(folder: Path, records: list[RunRecord]) -> list[dict]:
@@ -30,8 +31,9 @@ def sweep_figures(
 ) -> list[Path]:
     """The comparison figures of a sweep: every run's loss curve, the parameter evolution per lr
     (one feature), the lr × epochs error heatmap, and, given the sweep's one dataset, the loss
-    landscape with the runs' paths, the outliers figure (see :mod:`.insight`) and gradient
-    descent animated (``descent.gif``, :mod:`.animation`).  ``loaded``:
+    landscape with the runs' paths, the outliers figure (see :mod:`.insight`), unscaled features
+    before and after standardisation (:mod:`.scaling`, for a long valley) and gradient descent
+    animated (``descent.gif``, :mod:`.animation`).  ``loaded``:
     the records' trajectories already read (:func:`load_trajectories`), not read again."""
     import numpy as np
 
@@ -50,6 +52,7 @@ def sweep_figures(
     if data is not None:
         made.append(insight.loss_landscape(out_dir / "loss_landscape.png", runs, data))
         made.append(insight.outliers(out_dir / "outliers.png", runs, data))
+        made.append(scaling(out_dir / "scaling.png", data))
         made.append(animation.descent_gif(out_dir / "descent.gif", runs, data))
     return [p for p in made if p is not None]
 

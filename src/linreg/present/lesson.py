@@ -27,6 +27,7 @@ ARRIVED_RTOL = (
 )
 ZIGZAG_SHARE = 0.5  # steps reversing direction in at least this share of moving epochs: a zigzag
 STILL = 1e-5  # a step this small against the largest one is float noise, not movement
+LONG = 100.0  # a condition number above this: a long valley (scaling.png shows it, and the cure)
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,13 @@ class Curvature:
     @property
     def condition_number(self) -> float:
         return self.lambda_max / self.lambda_min if self.lambda_min > 0 else float("inf")
+
+
+def standardised(X: np.ndarray) -> np.ndarray:
+    """(x − mean)/std per feature (a constant feature left centred)."""
+    X = np.asarray(X, dtype=np.float64)
+    spread = X.std(axis=0)
+    return (X - X.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
 
 
 def hessian(X: np.ndarray, loss: str = "mse", fit_intercept: bool = True) -> np.ndarray:
@@ -174,6 +182,15 @@ def section(df, runs: list[dict] | None, X: np.ndarray | None) -> tuple[list[str
             "slower than the steepest (mse_half and huber allow twice the step; mae has no "
             "curvature and no such bound)."
         )
+        if c.condition_number > LONG:
+            s = curvature(standardised(X), "mse")
+            lines.append(
+                f"The valley is long (condition number {c.condition_number:.3g}): the steepest "
+                f"direction caps the step at {c.critical_lr:.3g}, at which the flattest barely "
+                f"moves. Standardised, (x − mean)/std, the condition number is "
+                f"{s.condition_number:.3g} and the critical lr {s.critical_lr:.3g}: the same "
+                "epochs arrive (scaling.png: before and after)."
+            )
     if did:
         counted = {b: sum(v == b for v in did.values()) for b in BEHAVIOURS}
         lines.append(
