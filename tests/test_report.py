@@ -244,3 +244,37 @@ def test_the_best_run_is_the_closest_to_its_own_optimum_then_the_fastest():
     assert list(best["run_name"]) == ["mae: nearer", "reached, fast, noise-level farther"]
     alone = best_runs(df[df["run_name"].str.startswith("on its")], ["loss"])
     assert list(alone["run_name"]) == ["on its way, nearest the truth"]
+
+
+@pytest.mark.slow
+def test_the_evaluate_stage_writes_the_gif_and_logs_it_with_the_report_to_the_parent(tmp_path):
+    """The pipeline's three commands (dvc.yaml's) on a tiny grid: results/figures/descent.gif,
+    report.html with every figure inside it, and both among the sweep's parent run's artifacts."""
+    import sys
+
+    import yaml
+    from mlflow.tracking import MlflowClient
+    from PIL import Image
+
+    repo = Path(__file__).resolve().parents[1]
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["grid"] = {"train": {"lr": [0.1, 0.5], "epochs": [20]}, "backend": ["numpy"]}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
+    for name in ("generate", "train", "evaluate"):
+        cmd = stages[name]["cmd"].replace("python", sys.executable, 1).split()
+        proc = subprocess.run(cmd, cwd=tmp_path, env=clean_env(MLFLOW_TRACKING_URI=uri),
+                              capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert proc.returncode == 0, (name, proc.stdout, proc.stderr[-2000:])
+    results = tmp_path / "results"
+    with Image.open(results / "figures" / "descent.gif") as gif:
+        assert gif.n_frames > 10
+    figures = sorted((results / "figures").iterdir())
+    images = embedded_images((results / "report.html").read_text())
+    assert sorted(images) == sorted(p.read_bytes() for p in figures)
+    parent = json.loads((tmp_path / "runs" / "sweep.json").read_text())["parent_run_id"]
+    client = MlflowClient(tracking_uri=uri)
+    logged = {a.path for a in client.list_artifacts(parent, "evaluation/figures")}
+    assert "evaluation/figures/descent.gif" in logged
+    assert "evaluation/report.html" in {a.path for a in client.list_artifacts(parent, "evaluation")}
