@@ -66,6 +66,19 @@ def test_float32_training_of_float64_data_keeps_the_evaluation_in_float64(tmp_pa
     assert lre(theta, certified("Longley")["certified"]) >= 13
 
 
+def test_float32_training_of_numbers_beyond_float32_is_named_before_any_work(tmp_path):
+    from linreg.core import LinregError
+
+    path = tmp_path / "big.csv"
+    path.write_text("x,y\n0.5,2\n-1,-1\n1e300,3\n2,5\n")
+    ds = load_csv(CsvSpec(path=str(path), target="y", test_fraction=0.0))
+    ds.check_trainable_in("float64")  # float64 holds them
+    with pytest.raises(
+        LinregError, match=r"^column 'x' must be numbers that fit in float32 .*1e\+300"
+    ):
+        ds.check_trainable_in("float32")
+
+
 # --- NIST StRD linear least squares ---------------------------------------------------------------
 
 

@@ -227,24 +227,24 @@ def test_bad_csv_spec():
         (
             "",
             {},
-            r"^data\.path must be a CSV with a header and rows, got '.*e\.csv' "
+            r"^path must be a CSV with a header and rows, got '.*e\.csv' "
             r"\(the file is empty\)$",
         ),
         (
             "x,y\n",
             {},
-            r"^data\.path must be a CSV with at least 2 training rows \(one per "
+            r"^path must be a CSV with at least 2 training rows \(one per "
             r"parameter\), got '0 training rows'",
         ),
         (
             "x,y\n1,2\n2,4\n3,6\n",
             dict(target="z"),
-            r"^data\.target must be a column of the CSV \(x, y\), got 'z'$",
+            r"^target must be a column of the CSV \(x, y\), got 'z'$",
         ),
         (
             "x,y\n1,2\n2,4\n3,6\n",
             dict(features=("x", "w")),
-            r"^data\.features must be columns of the CSV \(x, y\), got \['w'\]$",
+            r"^features must be columns of the CSV \(x, y\), got \['w'\]$",
         ),
         (
             "x,y\n1,2\nabc,4\n3,6\n",
@@ -275,15 +275,15 @@ def test_bad_csv_spec():
         (
             "a,b,y\n1,2,3\n4,5,7\n",
             {},
-            r"^data\.path must be a CSV with at least 3 training rows \(one per parameter\), "
+            r"^path must be a CSV with at least 3 training rows \(one per parameter\), "
             r"got '2 training rows' \(.*e\.csv\)$",
         ),
         (
             "a,y\n1,2\n2,3\n3,4\n4,5\n5,6\n",
             dict(test_fraction=0.8),
-            r"^data\.path must be a CSV with at least 2 training rows .*got '1 training rows'",
+            r"^path must be a CSV with at least 2 training rows .*got '1 training rows'",
         ),
-        ("y\n1\n2\n3\n", {}, r"^data\.features must be at least one feature column, got \[\]$"),
+        ("y\n1\n2\n3\n", {}, r"^features must be at least one feature column, got \[\]$"),
     ],
     ids=[
         "empty",
@@ -315,7 +315,7 @@ def test_missing_csv(tmp_path):
     missing = str(tmp_path / "nope.csv")
     with pytest.raises(
         LinregError,
-        match=rf"^data\.path must be an existing CSV file, got "
+        match=rf"^path must be an existing CSV file, got "
         rf"'{re.escape(missing)}'$",
     ):
         load_csv(CsvSpec(path=missing, target="y"))

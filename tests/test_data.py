@@ -174,7 +174,7 @@ def test_corrupted_parquet_is_a_linreg_error(saved):
     raw = bytearray(path.read_bytes())
     raw[len(raw) // 2 : len(raw) // 2 + 16] = b"\xff" * 16
     path.write_bytes(bytes(raw[: len(raw) - 5]))
-    with pytest.raises(LinregError, match=r"data\.dir must be a readable dataset"):
+    with pytest.raises(LinregError, match=r"^dir must be a readable dataset"):
         load_dataset(folder)
 
 
@@ -183,7 +183,7 @@ def test_edited_values_break_the_digest(saved):
     df = pd.read_parquet(folder / "train.parquet")
     df.loc[0, "y"] += 1.0
     df.to_parquet(folder / "train.parquet", index=False)
-    with pytest.raises(LinregError, match=r"data\.dir must be an intact dataset.*digest"):
+    with pytest.raises(LinregError, match=r"^dir must be an intact dataset.*digest"):
         load_dataset(folder)
 
 
@@ -192,13 +192,13 @@ def test_edited_meta_json_is_a_linreg_error(saved):
     meta = json.loads((folder / "meta.json").read_text())
     meta["theta0"][0] += 0.25
     (folder / "meta.json").write_text(json.dumps(meta))
-    with pytest.raises(LinregError, match=r"data\.dir must be an intact dataset"):
+    with pytest.raises(LinregError, match=r"^dir must be an intact dataset"):
         load_dataset(folder)
     (folder / "meta.json").write_text("{ not json")
-    with pytest.raises(LinregError, match=r"data\.dir must be a readable dataset.*JSONDecodeError"):
+    with pytest.raises(LinregError, match=r"^dir must be a readable dataset.*JSONDecodeError"):
         load_dataset(folder)
     (folder / "meta.json").unlink()
-    with pytest.raises(LinregError, match=r"data\.dir must be a folder holding meta\.json"):
+    with pytest.raises(LinregError, match=r"^dir must be a folder holding meta\.json"):
         load_dataset(folder)
 
 

@@ -86,7 +86,8 @@ def naming(prefix: str):
     try:
         yield
     except LinregError as err:
-        name = err.param if err.param in GROUPS else f"{prefix}{err.param}"
+        keep = err.param in GROUPS or " " in err.param  # a group, or "column 'x'" of a CSV
+        name = err.param if keep else f"{prefix}{err.param}"
         raise err.renamed(name) from None
 
 

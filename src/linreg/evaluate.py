@@ -76,7 +76,10 @@ def build(runs_dir: str = RUNS_DIR, data_dir: str = DATA_DIR, out: str = RESULTS
     input leaves results/ as it was."""
     runs, data_path, results_dir = Path(runs_dir), Path(data_dir), Path(out)
     manifest, recs = read_runs(runs)
-    data = load_dataset(data_path)  # LinregError naming data.dir: missing, corrupt, not JSON
+    try:
+        data = load_dataset(data_path)  # missing, corrupt, not JSON: a LinregError naming dir
+    except LinregError as err:
+        raise err.renamed(f"data.{err.param}") from None  # the key the user knows
     stale = [r.run_name for r in recs if r.data_digest and r.data_digest != data.digest]
     if stale:
         raise EvaluateError(

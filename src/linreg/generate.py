@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 from .checks import UsageError
+from .config import naming
 from .core.data import DataSpec, generate
 from .core.datafiles import load_csv, save_dataset
 from .params import DATA_DIR, PARAMS
@@ -28,7 +29,8 @@ def build(params_path: str = PARAMS, out: str = DATA_DIR) -> Path:
         raise UsageError(f"the data folder must be a folder, got {out!r} (a file)")
     check_folder("the data folder", str(out_path.parent), given=out)
     params.note_stale(params_path)
-    data = generate(spec) if isinstance(spec, DataSpec) else load_csv(spec)
+    with naming("data."):  # the core names path, dir ...: the user typed data.path, data.dir
+        data = generate(spec) if isinstance(spec, DataSpec) else load_csv(spec)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out_path.parent, prefix=".generate-") as tmp:
         save_dataset(data, tmp)

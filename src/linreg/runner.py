@@ -55,12 +55,12 @@ def _load(data_dir: str | None, spec: DataSpec | CsvSpec) -> Dataset:
 
 def load_data(run: RunConfig) -> Dataset:
     """The run's data: read from ``data.dir`` (checked against the spec) or made in memory.
-    Cached, so the runs of a sweep in one process share one copy.  A spec that cannot be drawn
-    raises naming its ``data.*`` key (data.dir and data.path errors name theirs already)."""
-    if run.data_dir is None and isinstance(run.data, DataSpec):
-        with naming("data."):
-            return _load(run.data_dir, run.data)
-    return _load(run.data_dir, run.data)
+    Cached, so the runs of a sweep in one process share one copy.  The core's errors (``path``,
+    ``dir``, a spec that cannot be drawn) are raised naming the ``data.*`` key."""
+    with naming("data."):
+        data = _load(run.data_dir, run.data)
+    data.check_trainable_in(run.settings.dtype)  # a CSV's float64 numbers, trained in float32
+    return data
 
 
 _OPTIMA: dict = {}

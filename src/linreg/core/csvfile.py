@@ -54,16 +54,16 @@ def _read(spec: CsvSpec, **kwargs):
 
     path = Path(spec.path)
     if not path.is_file():
-        raise LinregError("data.path", "an existing CSV file", spec.path)
+        raise LinregError("path", "an existing CSV file", spec.path)
     try:
         return pd.read_csv(path, **kwargs)
     except pd.errors.EmptyDataError:
         raise LinregError(
-            "data.path", "a CSV with a header and rows", spec.path, note="the file is empty"
+            "path", "a CSV with a header and rows", spec.path, note="the file is empty"
         ) from None
     except Exception as exc:
         raise LinregError(
-            "data.path", "a readable CSV", spec.path, note=str(exc).splitlines()[0]
+            "path", "a readable CSV", spec.path, note=str(exc).splitlines()[0]
         ) from None
 
 
@@ -71,15 +71,15 @@ def _columns(spec: CsvSpec, df) -> list[str]:
     """The feature columns, checked against the file's header."""
     if spec.target not in df.columns:
         header = ", ".join(map(str, df.columns))
-        raise LinregError("data.target", f"a column of the CSV ({header})", spec.target)
+        raise LinregError("target", f"a column of the CSV ({header})", spec.target)
     features = list(spec.features) if spec.features else [c for c in df.columns if c != spec.target]
     missing = [c for c in features if c not in df.columns]
     if missing:
         raise LinregError(
-            "data.features", "columns of the CSV (" + ", ".join(map(str, df.columns)) + ")", missing
+            "features", "columns of the CSV (" + ", ".join(map(str, df.columns)) + ")", missing
         )
     if not features:
-        raise LinregError("data.features", "at least one feature column", [])
+        raise LinregError("features", "at least one feature column", [])
     return features
 
 
@@ -120,7 +120,8 @@ def _exact_columns(spec: CsvSpec, columns: list[str]):
 
 def load_csv(spec: CsvSpec) -> Dataset:
     """Read, check and split a CSV into float64 arrays.  Every failure is one clear line naming
-    what is wrong (``data.path``, ``data.target``, ``data.features`` or the column)."""
+    what is wrong, in the spec's terms (``path``, ``target``, ``features``; the pipeline names them
+    ``data.path`` ...) or the column's."""
     df = _read(spec)
     features = _columns(spec, df)
     _check_numbers(spec, df, [*features, spec.target])
@@ -129,7 +130,7 @@ def load_csv(spec: CsvSpec) -> Dataset:
     n_train = n - n_test
     if n_train < m + 1 or n_train < 2:
         raise LinregError(
-            "data.path",
+            "path",
             f"a CSV with at least {m + 1} training rows (one per parameter)",
             f"{n_train} training rows",
             note=spec.path,

@@ -108,6 +108,23 @@ class Dataset:
         """What the digest covers, in order (X first, so a reader can hash it as rows arrive)."""
         return (self.X, self.y, self.X_test, self.y_test, self.theta0)
 
+    def check_trainable_in(self, dtype: str) -> None:
+        """float32 training of a CSV's float64 numbers: each column must fit in float32."""
+        big = float(np.finfo(np.float32).max)
+        if dtype != "float32" or self.X.dtype == np.float32:
+            return
+        columns = [*self.feature_names, self.target_name]
+        for X, y in ((self.X, self.y), (self.X_test, self.y_test)):
+            for j, col in enumerate(np.column_stack((X, y)).T):
+                over = np.abs(col) > big
+                if over.any():
+                    raise LinregError(
+                        f"column {columns[j]!r}",
+                        "numbers that fit in float32 (|x| <= 3.4e+38) to train in float32",
+                        float(col[np.argmax(over)]),
+                        note="train.dtype=float64 trains on them as they are",
+                    )
+
     def to_original_units(self, theta: np.ndarray) -> np.ndarray:
         """theta learned on standardised features, expressed for the raw features."""
         theta = np.asarray(theta, dtype=np.float64)

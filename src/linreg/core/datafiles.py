@@ -159,7 +159,7 @@ def load_dataset(
     meta_path = folder / META
     if not meta_path.is_file():
         raise LinregError(
-            "data.dir", f"a folder holding {META} (run the generate stage)", str(folder)
+            "dir", f"a folder holding {META} (run the generate stage)", str(folder)
         )
     h = hashlib.sha256()
     try:
@@ -179,7 +179,7 @@ def load_dataset(
         X_test, y_test = _read_parquet(folder / TEST, names, target, batch_rows=batch_rows)
     except Exception as exc:  # any unreadable piece means the same thing to the user
         raise LinregError(
-            "data.dir",
+            "dir",
             "a readable dataset (rerun the generate stage)",
             str(folder),
             note=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
@@ -202,7 +202,7 @@ def load_dataset(
     ds.__dict__["digest"] = h.hexdigest()  # the cached_property's value
     if ds.digest != meta["digest"]:
         raise LinregError(
-            "data.dir",
+            "dir",
             "an intact dataset (its arrays no longer match the digest in meta.json; "
             "rerun the generate stage)",
             str(folder),
@@ -214,7 +214,7 @@ def load_dataset(
             if _canon(expect_spec.get(k)) != _canon(meta["spec"].get(k))
         )
         raise LinregError(
-            "data.dir",
+            "dir",
             "data generated from the configured spec (rerun the generate stage)",
             str(folder),
             note="it differs in " + ", ".join(diff),
