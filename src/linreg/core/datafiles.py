@@ -158,9 +158,7 @@ def load_dataset(
     folder = Path(folder)
     meta_path = folder / META
     if not meta_path.is_file():
-        raise LinregError(
-            "dir", f"a folder holding {META} (run the generate stage)", str(folder)
-        )
+        raise LinregError("dir", f"a folder holding {META} (run the generate stage)", str(folder))
     h = hashlib.sha256()
     try:
         meta = json.loads(meta_path.read_text())
