@@ -167,3 +167,62 @@ def test_an_all_skipped_grid_still_makes_every_declared_output(tmp_path):
         assert (tmp_path / out).exists(), out
     report = (tmp_path / "results" / "report.md").read_text()
     assert "None: no run trained" in report and "device must be" in report
+
+
+def kill_workers_of(cwd: Path, folder_prefix: str, times: int, main_pid: int) -> list[int]:
+    """SIGKILL the worker process running the job whose folder starts with ``folder_prefix``, as
+    the OOM killer would, each time the job runs, ``times`` times; the pids killed."""
+    from mlflow.tracking import MlflowClient
+
+    client, killed = MlflowClient(f"sqlite:///{cwd / 'mlflow.db'}"), []
+    deadline = time.monotonic() + 120
+    while len(killed) < times and time.monotonic() < deadline:
+        time.sleep(0.2)
+        if not (cwd / "sw" / "sweep.json").exists():  # the store is made and the sweep open
+            continue
+        exp = client.get_experiment_by_name("linreg")
+        query = f"tags.`linreg.folder` LIKE '{folder_prefix}%' and attributes.status = 'RUNNING'"
+        for run in client.search_runs([exp.experiment_id], query):
+            pid = int(run.data.tags["linreg.pid"])
+            if pid not in killed and pid != main_pid:
+                time.sleep(0.3)  # into its training
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+    assert len(killed) == times, killed
+    return killed
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("times", [1, 2])
+def test_a_killed_worker_costs_at_most_its_own_run(tmp_path, times):
+    """A joblib worker SIGKILLed while it trains run 1 breaks loky's whole pool.  The sweep goes
+    on: the runs in flight run again one at a time, then the rest.  Killed once, run 1 finishes
+    on its second try; killed on each try, run 1 alone is failed, with the reason."""
+    proc = start(tmp_path, "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
+                 "train.lr=0.01,0.02,0.03,0.04", "backend=numpy", "train.epochs=100000",
+                 "tracking.figures=false", "tracking.graph=false",
+                 "hydra.sweep.dir=sw")  # fmt: skip
+    try:
+        kill_workers_of(tmp_path, "0-", times, proc.pid)
+    finally:
+        out, err = proc.communicate(timeout=300)
+    assert "Traceback" not in err, err
+    assert "note: the launcher lost a worker (TerminatedWorkerError)" in out
+    summary = pd.read_csv(tmp_path / "sw" / "summary.csv")
+    assert len(summary) == 4
+    expected = ["ok"] * 4 if times == 1 else ["failed", "ok", "ok", "ok"]
+    assert summary["status"].tolist() == expected, out + err
+    assert proc.returncode == (0 if times == 1 else 1), out + err
+    runs = store_runs(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    assert "RUNNING" not in [r.info.status for r in runs]
+    parents, children = split_runs(runs)
+    assert len(parents) == 1
+    finished = [c for c in children if c.info.status == "FINISHED"]
+    assert sorted(c.data.tags["linreg.folder"][:2] for c in finished) == (
+        ["0-", "1-", "2-", "3-"] if times == 1 else ["1-", "2-", "3-"]
+    )
+    if times == 2:
+        rec = RunRecord.read(next((tmp_path / "sw").glob("0-*")))
+        assert "worker process died" in rec.reason
+        lost = [c for c in children if c.data.tags["linreg.folder"].startswith("0-")]
+        assert [c.info.status for c in lost] == ["FAILED", "FAILED"]

@@ -244,6 +244,8 @@ def interrupted(folder: Path) -> RunRecord:
         run_name=name,
         **what,
         status="failed",
-        reason="no result.json: the run was interrupted",
+        reason="no result.json: the run was interrupted"
+        if (folder / "config.yaml").is_file()
+        else "the run never started: the sweep stopped first",
         run_folder=folder.name,
     )

@@ -88,7 +88,8 @@ def execute(run: RunConfig, place: Place) -> RunRecord:
     started = time.perf_counter()
     try:
         store = open_store(resolve_uri(run.tracking.uri), run.tracking.experiment)
-        run_id = store.start_run(place.name, place.parent_run_id, tags=run_tags(run))
+        tags = {**run_tags(run), "linreg.folder": out.name}
+        run_id = store.start_run(place.name, place.parent_run_id, tags=tags)
         rec.mlflow_run_id = run_id
         store.log_params(run_id, run.params)
         data = load_data(run)

@@ -29,12 +29,13 @@ RAN: list[Path] = []  # the folders of the single runs of this process, for main
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
-def train(cfg: DictConfig) -> RunRecord | float:
+def train(cfg: DictConfig) -> RunRecord | float | None:
     """One Hydra job: the config as typed arguments, then the run (which never raises).  Returns
     the record, or with ``tracking.objective`` set (Optuna) that field of it as a float."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
+    from .resume import job_pass
     from .runner import Place, execute
     from .tracking.sweep import read_manifest
 
@@ -44,6 +45,9 @@ def train(cfg: DictConfig) -> RunRecord | float:
     folder = Path(hc.runtime.output_dir)
     if hc.mode == RunMode.MULTIRUN:
         manifest = read_manifest(Path(hc.sweep.dir))
+        todo = job_pass(Path(hc.sweep.dir), hc.job.num, folder)
+        if todo is not True:  # a resumed sweep: the job has its record, or another pass runs it
+            return todo or None
         vary = {k: _choice(cfg, hc, k) for k in manifest["vary"]}
         place = Place(folder, run.run_name(vary), manifest["parent_run_id"], hc.job.num,
                       manifest["n_runs"])  # fmt: skip
@@ -141,16 +145,44 @@ def main(argv: list[str] | None = None) -> int:
             return stop.code
         return _single(RAN[-1], checked.run.tracking.experiment) if len(RAN) > ran else 1
     opened, stop = len(sweep.OPENED), None
+    shown = os.environ.get("HYDRA_FULL_ERROR")
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # a launcher's error comes here, not as a traceback
     try:
-        train()
+        try:
+            train()
+        except Exception as err:  # the launcher lost a worker: the rest of the sweep goes on
+            if len(sweep.OPENED) == opened:
+                print(f"error: the sweep did not start: {err}", file=sys.stderr)
+            else:
+                _resume(sweep.OPENED[-1], argv, err)
         stop = signals.received()
     except signals.Interrupted as err:
         stop = err
     finally:
+        if shown is None:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
+        else:
+            os.environ["HYDRA_FULL_ERROR"] = shown
         signals.handled()  # summing up what finished is not to be interrupted by the first signal
         name = stop.name if stop else None
         code = sweep.close(sweep.OPENED[-1], name) if len(sweep.OPENED) > opened else 1
     return stop.code if stop else code
+
+
+def _resume(sweep_dir: Path, argv: list[str], err: Exception) -> None:
+    """Launch the sweep again into its folder until every run has its record
+    (:mod:`linreg.resume`)."""
+    from . import resume
+    from .tracking import sweep
+
+    kept = [a for a in argv if a.partition("=")[0].lstrip("+~") != "hydra.sweep.dir"]
+    place = str(Path(sweep_dir).resolve()).replace("\\", "\\\\").replace("'", "\\'")
+    sys.argv = [sys.argv[0], *kept, f"hydra.sweep.dir='{place}'"]
+    sweep.RESUMING.append(Path(sweep_dir))
+    try:
+        resume.resume(Path(sweep_dir), train, err)
+    finally:
+        sweep.RESUMING.clear()
 
 
 def reach(configured: str | None) -> None:

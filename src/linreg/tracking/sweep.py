@@ -27,6 +27,7 @@ from .store import dvc_experiment, git_commit, open_store, redact, resolve_uri, 
 NAMED = {"backend", "loss", "train.lr", "train.epochs", "device"}  # always in a run's name
 log = logging.getLogger("linreg")
 OPENED: list[Path] = []  # the sweep folders opened in this process, for linreg.train
+RESUMING: list[Path] = []  # a sweep launched again into its folder (linreg.resume)
 
 
 class SweepCallback(Callback):
@@ -38,7 +39,8 @@ class SweepCallback(Callback):
         open_sweep(config)
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
-        close(Path(config.hydra.sweep.dir))
+        if not RESUMING:  # a pass of a resumed sweep: linreg.train closes it after the last
+            close(Path(config.hydra.sweep.dir))
 
 
 def end_dead_children(store, parent: str) -> None:
@@ -104,6 +106,10 @@ def swept(config: DictConfig) -> tuple[list[str], int | None]:
 def open_sweep(config: DictConfig) -> dict:
     """Open the parent run and write the manifest; returns it."""
     sweep_dir = Path(config.hydra.sweep.dir)
+    if RESUMING and RESUMING[-1].resolve() == sweep_dir.resolve():  # its parent run is open
+        manifest = read_manifest(sweep_dir)
+        reap_orphans(open_store(unredact(manifest["tracking_uri"]), manifest["experiment"]))
+        return manifest
     sweep_dir.mkdir(parents=True, exist_ok=True)
     for stale in sweep_dir.glob(f"*/{RESULT}"):
         stale.unlink()  # a result from an earlier sweep must never pass for this one's
