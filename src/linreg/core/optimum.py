@@ -24,7 +24,7 @@ from .losses import Loss
 
 log = logging.getLogger("linreg")
 EXACT_ELEMENTS = 1 << 18  # n * p up to this: residuals summed exactly (milliseconds)
-ILL_CONDITIONED = 1e8  # or beyond, when the equilibrated R's diagonal spans more than this
+ILL_CONDITIONED = 1e8  # and up to 8 times more when the equilibrated R's diagonal spans this
 MAX_REFINE = 30
 
 
@@ -70,7 +70,8 @@ def least_squares(A, y, A_low=None, y_low=None) -> np.ndarray:
         return np.linalg.lstsq(As, y, rcond=None)[0] / scale
     x = solve_triangular(R, Q.T @ y)
     r = y - As @ x
-    exactly = A.size <= EXACT_ELEMENTS or diag.max() > ILL_CONDITIONED * diag.min()
+    ill = diag.max() > ILL_CONDITIONED * diag.min()
+    exactly = A.size <= (8 * EXACT_ELEMENTS if ill else EXACT_ELEMENTS)
     if exactly:
         A_int = exact.as_integers(As, None if A_low is None else A_low / scale)
         y_int = exact.as_integers(y, y_low)
@@ -97,23 +98,22 @@ def _long_double_residuals(A, y, x, r):
 
 
 def least_absolute_deviations(A: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """argmin sum |A x - y|: the LP min 1'(u + v) s.t. A x + u - v = y, u, v >= 0.
+    """argmin sum |A x - y|, through the dual LP: max y'd s.t. A'd = 0, -1 <= d <= 1.
 
-    An optimum lies on a vertex where (at least) p = A.shape[1] residuals vanish; the LP's answer
-    is snapped to that vertex by solving those p equations exactly.
+    The dual has p rows whatever n (the primal, n rows and 2n + p columns, takes minutes at
+    n = 10^5); x is the multiplier of its p equations.  An optimum lies on a vertex where (at
+    least) p residuals vanish; the answer is snapped to that vertex by solving those p equations.
     """
     from scipy.optimize import linprog
 
     A = np.asarray(A, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
-    n, p = A.shape
-    c = np.concatenate((np.zeros(p), np.ones(2 * n)))
-    A_eq = np.hstack((A, np.eye(n), -np.eye(n)))
-    bounds = [(None, None)] * p + [(0, None)] * (2 * n)
-    res = linprog(c, A_eq=A_eq, b_eq=y, bounds=bounds, method="highs")
+    p = A.shape[1]
+    res = linprog(-y, A_eq=A.T, b_eq=np.zeros(p), bounds=(-1, 1), method="highs")
     if not res.success:
         raise RuntimeError(f"LAD linear programme failed: {res.message}")
-    x = res.x[:p]
+    marginals = res.eqlin.marginals  # x up to the sign convention of the solver's multipliers
+    x = min((marginals, -marginals), key=lambda v: np.abs(A @ v - y).sum())
     best = np.abs(A @ x - y).sum()
     for idx in _vertex_candidates(A, y, x, p):
         sub = A[idx]
@@ -142,14 +142,16 @@ def huber_minimiser(A: np.ndarray, y: np.ndarray, delta: float) -> np.ndarray:
     residuals otherwise, the step is cut where the loss along it is least (a convex 1-d problem:
     bisection on its slope); the loss falls each step and there are finitely many splits.  The
     start is the better of least squares (large delta) and least absolute deviations (small
-    delta: p residuals exactly 0, so the first quadratic is never empty).
+    delta, asked for only when fewer than p residuals of least squares lie within delta: p
+    residuals exactly 0, so the first quadratic is never empty).
     """
     A = np.asarray(A, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     loss = Loss("huber", delta)
     n = len(y)
-    starts = (least_squares(A, y), least_absolute_deviations(A, y))
-    x = min(starts, key=lambda v: loss.mean(A @ v - y))
+    x = least_squares(A, y)
+    if np.sum(np.abs(A @ x - y) <= delta) < A.shape[1]:
+        x = min((x, least_absolute_deviations(A, y)), key=lambda v: loss.mean(A @ v - y))
     for _ in range(100 + 10 * A.shape[1]):
         r = A @ x - y
         inside = np.abs(r) <= delta
