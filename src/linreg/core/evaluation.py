@@ -18,6 +18,7 @@ from .optim import Trajectory
 from .optimum import Optimum, design, solve
 
 LOSS_RTOL = 1e-6  # loss_converged_epoch: the loss within this (relative) of the optimum's
+CHUNK = 1 << 16  # epochs of a trajectory compared with the optimum at a time
 
 
 def converged_rtol(dtype: str) -> float:
@@ -39,10 +40,14 @@ def converged_epoch(thetas, theta_final, theta_opt, rtol: float) -> int | None:
     """First epoch from which the parameters stay within ``rtol`` (relative distance
     ||theta - theta*|| / ||theta*||) of the optimum; ``len(thetas)`` when only the final
     parameters are; None when they end farther.  ``thetas[e]``: the start of epoch e."""
-    path = np.vstack((np.asarray(thetas, dtype=np.float64).reshape(-1, len(theta_opt)),
-                      np.asarray(theta_final, dtype=np.float64)))  # fmt: skip
     tol = rtol * float(np.linalg.norm(theta_opt))
-    return _first_of_the_last_run(np.linalg.norm(path - theta_opt, axis=1) <= tol)
+    thetas = np.asarray(thetas, dtype=np.float64).reshape(-1, len(theta_opt))
+    close = np.empty(len(thetas) + 1, dtype=bool)
+    along = close[:-1]
+    for i in range(0, len(thetas), CHUNK):  # in chunks: no copy of a long trajectory
+        along[i : i + CHUNK] = np.linalg.norm(thetas[i : i + CHUNK] - theta_opt, axis=1) <= tol
+    close[-1] = np.linalg.norm(np.asarray(theta_final, dtype=np.float64) - theta_opt) <= tol
+    return _first_of_the_last_run(close)
 
 
 def loss_converged_epoch(loss_traj, optimum_loss: float) -> int | None:
