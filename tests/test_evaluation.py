@@ -195,7 +195,11 @@ def test_loss_converged_epoch_semantics():
     assert loss_converged_epoch([1e-12, 0.0], 0.0) == 1  # a zero optimum: only exact zero
 
 
-def test_converged_epoch_is_on_the_parameters():
+@pytest.mark.parametrize("chunk", [1 << 16, 2])
+def test_converged_epoch_is_on_the_parameters(chunk, monkeypatch):
+    from linreg.core import evaluation
+
+    monkeypatch.setattr(evaluation, "CHUNK", chunk)  # a long trajectory is read in chunks
     assert converged_rtol("float32") == pytest.approx(3.4527e-4, rel=1e-4)
     assert converged_rtol("float64") == pytest.approx(1.4901e-8, rel=1e-4)
     opt = np.array([3.0, 4.0])  # norm 5: within 1e-3 means a distance <= 5e-3
