@@ -42,6 +42,7 @@ import numpy as np
 
 from .errors import check_choice
 from .fast_kernels import Blocked, Plain, Stats, _Pool, default_workers, single_threaded_blas
+from .losses import KINDS
 from .optim import divergence_limit, drop_bias_gradient
 
 PATHS = ("plain", "blocked", "stats")
@@ -50,7 +51,8 @@ PATHS = ("plain", "blocked", "stats")
 # (benchmarks/RESULTS.md, growth: 10^4 x 100 takes 0.14 ms an epoch plain, 0.35 ms in blocks).
 SMALL_ELEMENTS = 1 << 21
 BAND = 1e-4  # stats epochs whose loss is within this of the divergence limit are recomputed
-STATS_LOSSES = ("mse", "mse_half")
+# the quadratic losses: sufficient statistics hold all of them
+STATS_LOSSES = tuple(name for name, kind in KINDS.items() if kind.solver == "least_squares")
 
 
 def stats_pays(epochs: int, m: int) -> bool:

@@ -159,7 +159,7 @@ class Stats:
 
     def __init__(self, X, y, loss: Loss, pool: _Pool, block_rows: int | None = None) -> None:
         n, m = X.shape
-        self.n, self.m, self.half = n, m, loss.name == "mse_half"
+        self.n, self.m, self.slope_scale = n, m, loss.kind.slope_scale  # mse 2, mse_half 1
         self.X, self.y, self.pool = X, y, pool
         self.rows = aligned_rows(block_rows or BLOCK_BYTES // ((m + 2) * 8))
         self.starts = np.arange(0, n, self.rows)
@@ -213,9 +213,8 @@ class Stats:
         Ad = self.A @ d
         J = self.J_ref + 2.0 * float(d @ self.g_ref) + float(d @ Ad)
         g = self.g_ref + Ad
-        if self.half:
-            return 0.5 * J, g
-        return J, 2.0 * g
+        # J of mse is mean r^2, its gradient 2 (g_t + A d); mse_half: half of each
+        return 0.5 * self.slope_scale * J, self.slope_scale * g
 
 
 def _solve(A: np.ndarray, b: np.ndarray) -> np.ndarray:

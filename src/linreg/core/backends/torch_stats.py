@@ -39,7 +39,7 @@ class DeviceStats:
     """:class:`linreg.core.fast.Stats` in torch, float64 on the device (one pass of W^T W in
     chunks, one of residuals at the reference point)."""
 
-    def __init__(self, Xt, yt, half: bool) -> None:
+    def __init__(self, Xt, yt, slope_scale: float) -> None:
         n, m = Xt.shape
         dev = Xt.device
         M = torch.zeros(m + 2, m + 2, dtype=torch.float64, device=dev)
@@ -67,14 +67,14 @@ class DeviceStats:
             J += r @ r
             g += r @ wb[:, : m + 1]
         self.J_ref, self.g_ref = J / n, g / n
-        self.half = half
+        self.slope_scale = slope_scale  # mse 2, mse_half 1
 
     def __call__(self, theta):
         d = theta.double() - self.ref
         Ad = self.A @ d
         J = self.J_ref + 2.0 * (d @ self.g_ref) + d @ Ad
         g = self.g_ref + Ad
-        return (0.5 * J, g) if self.half else (J, 2.0 * g)
+        return 0.5 * self.slope_scale * J, self.slope_scale * g
 
 
 def fit_stats(X, y, theta0, s: TrainSettings, device: str) -> Trajectory:
@@ -113,7 +113,7 @@ def fit_stats(X, y, theta0, s: TrainSettings, device: str) -> Trajectory:
     if not diverged(loss0, limit):
         step(g0, 0)
         if s.epochs > 1 and fast.stats_safe(limit, n, np.dtype(s.dtype)):
-            stats = DeviceStats(Xt, yt, s.loss.name == "mse_half")
+            stats = DeviceStats(Xt, yt, s.loss.kind.slope_scale)
     e = 1
     while stats is not None and e < s.epochs:
         stop = min(s.epochs, (e // DEFAULT_CHECK_EVERY + 1) * DEFAULT_CHECK_EVERY)
