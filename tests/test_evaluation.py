@@ -301,3 +301,15 @@ def test_truth_unknown_csv_gives_none_truth_fields(tmp_path):
     raw_opt = optimum(Loss("mse"), raw.X, raw.y)
     assert [ev.bias, *ev.weights] == pytest.approx(raw_opt.tolist(), rel=1e-6)
     assert ev.optimum_distance == pytest.approx(0.0, abs=1e-12)
+
+
+def test_least_squares_on_large_data_refines_in_long_double(monkeypatch):
+    """Beyond EXACT_ELEMENTS values the refinement's residuals are summed in long double."""
+    from linreg.core import optimum as optimum_module
+
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((15, 3))
+    y = X @ rng.standard_normal(3) + 0.7 + rng.standard_normal(15)
+    exact = exact_least_squares(design(X), y)
+    monkeypatch.setattr(optimum_module, "EXACT_ELEMENTS", 0)  # these 60 values count as large
+    assert max(relative_errors(least_squares(design(X), y), exact)) < 1e-14
