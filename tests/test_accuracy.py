@@ -13,7 +13,7 @@ import pytest
 
 from linreg.core import CsvSpec, Loss, TrainSettings, fit, load_csv, save_dataset
 from linreg.core.datafiles import load_dataset
-from linreg.core.optimum import design, solve
+from linreg.core.solvers import design, solve
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))

@@ -24,7 +24,7 @@ from linreg.core import (
     save_dataset,
 )
 from linreg.core.data import linear_init
-from linreg.core.optimum import design
+from linreg.core.solvers import design
 
 # --- the walkthrough protocol --------------------------------------------------------------------
 

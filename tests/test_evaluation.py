@@ -18,7 +18,7 @@ from linreg.core.evaluation import (
     loss_converged_epoch,
 )
 from linreg.core.losses import loss_and_gradient
-from linreg.core.optimum import design, huber_minimiser, least_absolute_deviations, least_squares
+from linreg.core.solvers import design, huber_minimiser, least_absolute_deviations, least_squares
 
 # --- least squares against exact rational arithmetic ---------------------------------------------
 
@@ -305,13 +305,11 @@ def test_truth_unknown_csv_gives_none_truth_fields(tmp_path):
 
 def test_least_squares_on_large_data_refines_in_long_double(monkeypatch):
     """Beyond EXACT_ELEMENTS values the refinement's residuals are summed in long double."""
-    import importlib
-
-    optimum_module = importlib.import_module("linreg.core.optimum")  # the module, not the function
+    from linreg.core import solvers
 
     rng = np.random.default_rng(4)
     X = rng.standard_normal((15, 3))
     y = X @ rng.standard_normal(3) + 0.7 + rng.standard_normal(15)
     exact = exact_least_squares(design(X), y)
-    monkeypatch.setattr(optimum_module, "EXACT_ELEMENTS", 0)  # these 60 values count as large
+    monkeypatch.setattr(solvers, "EXACT_ELEMENTS", 0)  # these 60 values count as large
     assert max(relative_errors(least_squares(design(X), y), exact)) < 1e-14

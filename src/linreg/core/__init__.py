@@ -11,7 +11,7 @@ from .errors import LinregError, UnsupportedCombination
 from .evaluation import Evaluation, evaluate, find_optimum
 from .losses import LOSSES, Loss
 from .optim import SCHEDULES, TrainSettings, Trajectory
-from .optimum import Optimum, optimum
+from .solvers import Optimum, optimum
 
 __all__ = [
     "BACKENDS",

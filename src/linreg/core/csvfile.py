@@ -5,7 +5,7 @@ arithmetic only).  A decimal such as 0.1 has no float64 value, and on an ill-con
 (NIST's Filip) the 1e-16 that rounding drops moves the exact least-squares answer in its eighth
 digit.  So for a CSV of up to ``EXACT_VALUES`` numbers the text is read again and what rounding
 dropped is kept beside each array (``X_low``, ``y_low``: text value = X + X_low to about 1e-32);
-the optimum is solved for the numbers as written (:mod:`linreg.core.optimum`).
+the optimum is solved for the numbers as written (:mod:`linreg.core.solvers`).
 """
 
 from __future__ import annotations

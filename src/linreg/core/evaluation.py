@@ -1,6 +1,6 @@
 """How good is a learned theta?  Against the truth, and against the exact optimum of the same loss.
 
-The optimum comes from :mod:`linreg.core.optimum` (solved directly, never by gradient descent),
+The optimum comes from :mod:`linreg.core.solvers` (solved directly, never by gradient descent),
 always in float64 from the data as read.  theta = (b, w) throughout.
 """
 
@@ -15,7 +15,7 @@ from .data import Dataset
 from .errors import LinregError
 from .losses import Loss
 from .optim import Trajectory
-from .optimum import Optimum, design, solve
+from .solvers import Optimum, design, solve
 
 LOSS_RTOL = 1e-6  # loss_converged_epoch: the loss within this (relative) of the optimum's
 CHUNK = 1 << 16  # epochs of a trajectory compared with the optimum at a time

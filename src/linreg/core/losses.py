@@ -37,7 +37,7 @@ class LossKind:
     unit: Callable  # (r, d, out) -> u with slope = slope_scale * u (the row-block kernel)
     unit_sum: Callable  # (r, u, d) -> the sum of the values, from r and u (no second pass)
     torch_module: str  # the torch.nn loss; HalfMSELoss is linreg's own (0.5 * MSELoss)
-    solver: str  # linreg.core.optimum's exact minimiser
+    solver: str  # linreg.core.solvers's exact minimiser
     slope_scale: float = 1.0
     smooth: bool = True  # differentiable everywhere
 

@@ -1,4 +1,4 @@
-"""The exact minimiser of each loss, solved directly (never by gradient descent).
+"""The optimum's solvers: each loss's exact minimiser, solved directly (never by descent).
 
 Least squares: QR of the column-equilibrated design, refined on the augmented system with
 residuals summed exactly (:mod:`linreg.core.exact`) and, for a CSV's decimals, the low parts float64
