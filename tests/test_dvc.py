@@ -176,7 +176,7 @@ def test_dvc_repro_status_params_metrics_plots(tmp_path):
     assert parent.info.run_name == "dvc · repro · 8 runs"
     assert parent.data.tags["mlflow.source.git.commit"] == head
     assert "dvc_experiment" not in parent.data.tags
-    assert parent.data.metrics["eval_n_runs"] == 8  # the evaluate stage joined the parent run
+    assert parent.data.metrics["evaluate/n_runs"] == 8  # the evaluate stage joined the parent run
     assert children_of(parent, children) == children
     assert set(summary["mlflow_run_id"]) == {r.info.run_id for r in children}
     assert all(r.info.artifact_uri.startswith((proj / "mlruns").as_uri()) for r in children)
@@ -443,7 +443,7 @@ def test_queued_experiments_record_in_the_projects_store(tmp_path):
         assert {r.data.params["train.lr"] for r in runs} == {str(lr)}
         assert {r.data.params["backend.name"] for r in runs} == {"numpy"}
         assert all(r.info.status == "FINISHED" for r in [parent, *runs])
-        assert parent.data.metrics["eval_n_runs"] == 2
+        assert parent.data.metrics["evaluate/n_runs"] == 2
         for r in runs:
             assert r.data.tags["dvc_experiment"] == name
             assert r.info.artifact_uri.startswith((proj / "mlruns").as_uri())

@@ -25,7 +25,7 @@ import pytest
 from conftest import Cli, split_runs
 from linreg import record
 from linreg.core.device import available_devices
-from linreg.record import RunRecord
+from linreg.record import RunRecord, metric_name, series_name
 
 # The head of summary.csv, pinned: what a run is, what it learned, how good that is, where it is.
 SUMMARY_HEAD = [
@@ -122,8 +122,9 @@ def test_single_run_prints_the_walkthrough_numbers(cli):
     assert run.info.run_id == rec.mlflow_run_id
     assert run.info.run_name == "torch · mse · lr=0.01 · ep=100 · cpu" == rec.run_name
     # one point per epoch (the value before its step) and one at step 100: after the last step
-    assert len(cli.client().get_metric_history(run.info.run_id, "loss")) == 101
-    assert math.isclose(run.data.metrics["w_0"], rec.weights[0], rel_tol=1e-12)
+    assert len(cli.client().get_metric_history(run.info.run_id, "epoch/loss")) == 101
+    assert math.isclose(run.data.metrics["final/w_0"], rec.weights[0], rel_tol=1e-12)
+    assert math.isclose(run.data.metrics["epoch/w_0"], rec.weights[0], rel_tol=1e-6)
 
 
 # --- a standalone Hydra multirun, recorded in MLflow ---------------------------------------------
@@ -201,7 +202,8 @@ def test_multirun_parent_and_children_in_mlflow(multirun):
     assert parent.info.run_name == f"{sweep_dir.name} · 8 runs"
     assert parent.data.tags["kind"] == "sweep" and parent.data.tags["status"] == "ok"
     assert parent.data.params["n_runs"] == "8"
-    assert parent.data.metrics["n_ok"] == 8 and parent.data.metrics["n_failed"] == 0
+    assert parent.data.metrics["sweep/ok"] == 8 and parent.data.metrics["sweep/failed"] == 0
+    assert not [k for k in parent.data.metrics if not k.startswith("sweep/")]
     parent_files = {a.path for a in cli.client().list_artifacts(parent.info.run_id)}
     assert "summary.csv" in parent_files
 
@@ -236,7 +238,8 @@ def test_multirun_child_series_and_final_metrics(multirun):
         row = df.loc[r.info.run_id]
         traj = pd.read_csv(sweep_dir / row["run_folder"] / "trajectory.csv")
         for key in STEP_METRICS:  # one point per epoch, steps 0..19, the trajectory's values
-            history = sorted(client.get_metric_history(r.info.run_id, key), key=lambda m: m.step)
+            name = series_name(key)  # epoch/loss ...
+            history = sorted(client.get_metric_history(r.info.run_id, name), key=lambda m: m.step)
             np.testing.assert_allclose(
                 [m.value for m in history][:20], traj[key], rtol=1e-6, err_msg=key
             )
@@ -247,9 +250,9 @@ def test_multirun_child_series_and_final_metrics(multirun):
             assert [m.step for m in history] == list(range(21)), key
             final = row["train_loss"] if key == "loss" else row[key]
             assert math.isclose(history[-1].value, final, rel_tol=1e-6), key
-            assert math.isclose(r.data.metrics[key], final, rel_tol=1e-6), key
-        for key in OUTCOMES:  # the final numbers under the summary's column names
-            assert math.isclose(r.data.metrics[key], row[key], rel_tol=1e-12), key
+            assert math.isclose(r.data.metrics[name], final, rel_tol=1e-6), key
+        for key in OUTCOMES:  # the final numbers, each named by its kind (final/, error/, time/)
+            assert math.isclose(r.data.metrics[metric_name(key)], row[key], rel_tol=1e-12), key
         assert not [k for k in r.data.metrics if k.startswith("learned_")]
 
 
@@ -333,10 +336,16 @@ def test_the_record_drives_summary_metrics_and_result_json(sweep4, tmp_path):
             cell = rec.run_folder if key == "run_folder" else row[key]
             assert same(value, cell), (rec.run_folder, key, value, cell)
 
-        # its MLflow run: the record's metrics, under the column names, with the row's values
+        # its MLflow run: the record's metrics, each column named once by its kind, with the
+        # row's values
         metrics = rec.metrics()
-        assert {"bias", "w_0", "weight_error", "optimum_distance", "train_loss"} <= set(metrics)
-        assert not {"lr", "epochs", "run_name", "status"} & set(metrics)
+        expected = {"final/bias", "final/w_0", "error/weight_error", "error/optimum_distance",
+                    "final/train_loss", "time/wall_s"}  # fmt: skip
+        assert expected <= set(metrics)
+        assert {k.split("/")[0] for k in metrics} <= {"final", "error", "time"}, sorted(metrics)
+        column = {metric_name(k): k for k in rec.row()}
+        assert len(column) == len(rec.row())  # no two columns share a metric name
+        assert not {"lr", "epochs", "run_name", "status"} & {column.get(k) for k in metrics}
         run = runs[rec.mlflow_run_id]
         wrong = {
             key: (value, run.data.metrics.get(key))
@@ -346,7 +355,7 @@ def test_the_record_drives_summary_metrics_and_result_json(sweep4, tmp_path):
         }
         assert not wrong, f"{rec.run_name}: record vs MLflow {wrong}"
         for key, value in metrics.items():
-            assert math.isclose(row[key], value, rel_tol=1e-12), key
+            assert math.isclose(row[column[key]], value, rel_tol=1e-12), key
         assert run.info.run_name == rec.run_name
         assert run.data.tags["status"] == rec.status
 
@@ -406,7 +415,7 @@ def test_joblib_multirun_records_every_run_in_a_new_store(cli):
     assert {r.data.tags["mlflow.parentRunId"] for r in children} == {parents[0].info.run_id}
     client = cli.client()
     for r in children:
-        assert len(client.get_metric_history(r.info.run_id, "loss")) == 21  # 20 epochs + after
+        assert len(client.get_metric_history(r.info.run_id, "epoch/loss")) == 21  # 20 + after
     df = pd.read_csv(cli.cwd / "outputs" / "sweeps" / "joblib" / "summary.csv")
     assert len(df) == 4 and set(df["status"]) == {"ok"}
     assert set(df["mlflow_run_id"]) == {r.info.run_id for r in children}

@@ -69,10 +69,10 @@ def assert_recorded(uri: str, names: set[str], epochs: int = 20) -> list:
         assert run.data.tags["mlflow.parentRunId"] == parents[0].info.run_id
         assert run.data.tags["status"] == "ok"
         # the loss per epoch, then its value after the last step: the run's train_loss
-        history = client.get_metric_history(run.info.run_id, "loss")
+        history = client.get_metric_history(run.info.run_id, "epoch/loss")
         assert sorted(m.step for m in history) == list(range(epochs + 1))
         last = max(history, key=lambda m: m.step).value
-        assert last == pytest.approx(run.data.metrics["train_loss"])
+        assert last == pytest.approx(run.data.metrics["final/train_loss"])
     return children
 
 
@@ -250,7 +250,7 @@ def test_sweep_into_a_tracking_server_with_a_database_backend(tmp_path):
             assert run.info.artifact_uri.startswith("mlflow-artifacts:"), run.info.artifact_uri
             listed = {a.path for a in client.list_artifacts(run.info.run_id)}
             assert {"graph.png", "loss.png", "trajectory.csv"} <= listed, listed
-            assert run.data.metrics["train_loss"] > 0
+            assert run.data.metrics["final/train_loss"] > 0
         assert server.poll() is None, tail(log)
     stored = list((server_dir / "artifacts").rglob("graph.png"))
     assert len(stored) == 2, stored

@@ -1,10 +1,14 @@
 """The MLflow UI, checked in a real browser: ``mlflow ui`` on 127.0.0.1 over a store filled by a
 small sweep, driven by Playwright in Debian's headless Chromium (never a browser of Playwright's
-own).  The experiment page lists the runs with their parameters, a run's Model metrics show the
-per-epoch chart of ``loss``, and its artifacts hold the computation graph, shown as an image.
+own).  The experiment page lists the runs with their parameters; a run's Model metrics show the
+per-epoch series (``epoch/…``) as line charts in a section of their own, apart from the final
+numbers; its artifacts hold the computation graph, shown as an image; the Models page lists the
+registered model of the sweep's best run; the parent run's description shows the sweep's summary;
+its ``report.html`` opens in MLflow's artifact viewer with every image loaded.
 
-Screenshots go to the test's tmp folder and, when LINREG_SCREENSHOT_DIR is set, there too
-(docs/images/mlflow_ui.png is the chart view from such a run)."""
+Screenshots go to the test's tmp folder and, when LINREG_SCREENSHOT_DIR is set, there too (the
+README's images in docs/images come from such a run: mlflow_ui.png, mlflow_run_metrics.png,
+mlflow_models.png, mlflow_sweep_description.png, mlflow_report.png)."""
 
 from __future__ import annotations
 
@@ -32,6 +36,8 @@ FLAGS = [
 WAIT_MS = 45_000
 TORCH_RUN = "torch · mse · lr=0.1 · ep=20 · cpu"
 NAMES = [f"{b} · mse · lr={lr} · ep=20 · cpu" for lr in ("0.01", "0.1") for b in ("numpy", "torch")]
+SERIES = ("bias", "grad_norm", "loss", "w_0")  # the per-epoch series of a one-feature run
+MODEL = "linreg-mse"  # the registered model: experiment linreg, loss mse
 
 
 @pytest.fixture
@@ -53,7 +59,7 @@ def screenshots(tmp_path):
 
 
 @pytest.mark.slow
-def test_mlflow_ui_shows_runs_loss_chart_and_graph(tmp_path, screenshots):
+def test_mlflow_ui_shows_runs_charts_graph_model_description_and_report(tmp_path, screenshots):
     if not os.access(CHROMIUM, os.X_OK):
         pytest.skip(
             "Debian's chromium is not installed (scripts/setup-tests.sh installs it: make test)"
@@ -67,7 +73,7 @@ def test_mlflow_ui_shows_runs_loss_chart_and_graph(tmp_path, screenshots):
     proc = train(tmp_path, uri, "-m", "train.lr=0.01,0.1", "backend=numpy,torch", "train.epochs=20")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     parents, children = split_runs(store_runs(uri))
-    parent = parents[0].info.run_name
+    parent, parent_id = parents[0].info.run_name, parents[0].info.run_id
     exp_id = parents[0].info.experiment_id
     run_ids = {r.info.run_name: r.info.run_id for r in children}
     assert sorted(run_ids) == sorted(NAMES)
@@ -88,7 +94,7 @@ def test_mlflow_ui_shows_runs_loss_chart_and_graph(tmp_path, screenshots):
         try:
             page = ctx.new_page()
             try:
-                _check(page, base, exp_id, parent, run_ids, screenshots)
+                _check(page, base, exp_id, (parent, parent_id), run_ids, screenshots)
             except Exception:
                 screenshots(page, "failure")
                 raise AssertionError(f"see {tmp_path / 'screenshots'}; UI log:\n{tail(log)}")  # noqa: B904
@@ -96,14 +102,13 @@ def test_mlflow_ui_shows_runs_loss_chart_and_graph(tmp_path, screenshots):
             ctx.close()
 
 
-def _check(page, base, exp_id, parent, run_ids, shot) -> None:
+def _check(page, base, exp_id, parent_run, run_ids, shot) -> None:
+    parent, parent_id = parent_run
     # 1. The experiment's runs, in the "Model training" view: the sweep's parent run, opened to
     #    show its children, with the parameter column train.lr.
     page.goto(f"{base}/#/experiments/{exp_id}/runs?workflowType=machine_learning")
     page.get_by_text(parent, exact=True).first.wait_for()
-    assistant = page.get_by_role("button", name="Close", exact=True)
-    if assistant.count():  # the side panel of MLflow's assistant
-        assistant.first.click()
+    close_assistant(page)
     parent_row = page.locator("[role=row]").filter(has_text=parent)
     parent_row.locator("[col-id='attributes.`Run Name`'] button").first.click()
     for name in run_ids:
@@ -111,7 +116,7 @@ def _check(page, base, exp_id, parent, run_ids, shot) -> None:
     page.get_by_role("button", name="Columns", exact=True).click()
     search = page.get_by_placeholder("Search columns")
     # toggles: three attributes out, two parameters and a final metric in
-    for column in ("Dataset", "Source", "Models", "train.lr", "backend.name", "train_loss"):
+    for column in ("Dataset", "Source", "Models", "train.lr", "backend.name", "final/train_loss"):
         search.fill(column)
         page.get_by_test_id("column-selector-tree").get_by_text(column, exact=True).click()
     page.keyboard.press("Escape")
@@ -132,21 +137,30 @@ def _check(page, base, exp_id, parent, run_ids, shot) -> None:
     page.locator("label").filter(
         has=page.locator("input[name=runs-view-mode][value=CHART]")
     ).click()
-    page.get_by_placeholder("Search metric charts").fill("loss")
-    page.get_by_text(re.compile(r"\(loss\)$")).first.wait_for()  # a legend: a per-epoch chart
+    page.get_by_placeholder("Search metric charts").fill("epoch/loss")
+    page.get_by_text(re.compile(r"\(epoch/loss\)$")).first.wait_for()  # a legend: per epoch
     page.wait_for_timeout(1500)  # the charts' entry animation
     shot(page, "mlflow_ui")
 
-    # 3. One run: its per-epoch chart of loss (a line chart: the legend names the series), then
-    #    its artifacts, where the computation graph opens as an image.
+    # 3. One run: its charts in sections by kind, the per-epoch series (line charts: each legend
+    #    names its series) in the section "epoch", the final numbers apart; then its artifacts,
+    #    where the computation graph opens as an image.
     page.goto(
         f"{base}/#/experiments/{exp_id}/runs/{run_ids[TORCH_RUN]}?workflowType=machine_learning"
     )
     page.get_by_text(TORCH_RUN, exact=True).first.wait_for()
     page.get_by_role("tab", name="Model metrics").click()
-    page.get_by_placeholder("Search metric charts").fill("loss")
-    page.get_by_text(f"{TORCH_RUN} (loss)", exact=True).first.wait_for()
-    page.wait_for_timeout(1000)
+    epoch = section(page, "epoch")
+    for series in SERIES:
+        epoch.get_by_text(f"{TORCH_RUN} (epoch/{series})", exact=True).first.wait_for()
+    titles = epoch.get_by_test_id("experiment-view-compare-runs-card")
+    assert titles.count() == len(SERIES), [
+        titles.nth(i).inner_text() for i in range(titles.count())
+    ]
+    for kind in ("final", "error", "time"):  # the single numbers: sections of their own
+        section(page, kind).wait_for()
+    close_assistant(page)
+    page.wait_for_timeout(1000)  # the charts' entry animation
     shot(page, "mlflow_run_metrics")
     page.get_by_role("tab", name="Artifacts").click()
     for artifact in ("graph.dot", "loss.png", "trajectory.csv"):
@@ -157,3 +171,63 @@ def _check(page, base, exp_id, parent, run_ids, shot) -> None:
     loaded = "img => img.complete && img.naturalWidth > 50"
     page.wait_for_function(loaded, arg=image.element_handle())
     shot(page, "mlflow_graph")
+
+    # 4. The Models page: the sweep's best mse run, registered.
+    page.goto(f"{base}/#/models")
+    page.keyboard.press("Escape")  # a dialog announcing the new registry UI, where it opens
+    link = page.get_by_role("link", name=MODEL, exact=True)
+    link.first.wait_for()
+    close_assistant(page)
+    page.wait_for_timeout(500)
+    shot(page, "mlflow_models")
+
+    # 5. The parent run's description: the sweep's summary table and findings.
+    page.goto(f"{base}/#/experiments/{exp_id}/runs/{parent_id}?workflowType=machine_learning")
+    page.get_by_text(parent, exact=True).first.wait_for()
+    page.get_by_text("4 runs: 4 ok.", exact=True).first.wait_for()
+    more = page.get_by_text("Show more", exact=True)
+    if more.count():
+        more.first.click()
+    page.get_by_text("Best run per loss and backend", exact=True).first.wait_for()
+    page.get_by_text("Findings", exact=True).first.wait_for()
+    for name in run_ids:  # every run in the table
+        page.get_by_role("cell", name=name, exact=True).first.wait_for()
+    close_assistant(page)
+    shot(page, "mlflow_sweep_description", full_page=True)
+
+    # 6. The parent's report.html in MLflow's artifact viewer: every image loaded (data: URIs).
+    page.get_by_role("tab", name="Artifacts").click()
+    page.get_by_text("figures", exact=True).first.click()
+    page.get_by_text("report.html", exact=True).first.click()
+    frame = page.frame_locator("iframe.mlflow-html-iframe")
+    frame.get_by_text("Best run per loss and backend", exact=True).first.wait_for()
+    images = frame.locator("img")
+    images.first.wait_for()
+    assert images.count() >= 4, images.count()
+    for i in range(images.count()):
+        image = images.nth(i)
+        image.scroll_into_view_if_needed()
+        image.evaluate(  # resolves once the image has loaded; throws if it broke
+            "img => img.decode()"
+        )
+        width = image.evaluate("img => img.complete && img.naturalWidth")
+        assert width and width > 50, (i, image.get_attribute("alt"), width)
+    images.first.scroll_into_view_if_needed()
+    shot(page, "mlflow_report")
+
+
+def section(page, title: str):
+    """The charts' section named ``title`` (MLflow groups a run's metrics by the part of their
+    names before "/"): the innermost block holding its header and its charts."""
+    header = page.get_by_test_id("experiment-view-compare-runs-section-header").filter(
+        has=page.get_by_text(title, exact=True)
+    )
+    grid = page.get_by_test_id("draggable-chart-cards-grid")
+    return page.locator("div").filter(has=header).filter(has=grid).last
+
+
+def close_assistant(page) -> None:
+    """The side panel of MLflow's assistant, open by default, out of the screenshots."""
+    close = page.get_by_role("button", name="Close", exact=True)
+    if close.count():
+        close.first.click()

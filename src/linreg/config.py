@@ -51,6 +51,7 @@ class Tracking:
     figures: bool
     graph: bool
     objective: str | None
+    log_models: str  # best | all | none
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,7 @@ def run_config(cfg: DictConfig) -> RunConfig:
         data_dir=cfg.data.dir,
         settings=settings,
         backend=cfg.backend.name,
-        tracking=Tracking(t.experiment, t.uri, t.figures, t.graph, t.objective),
+        tracking=Tracking(t.experiment, t.uri, t.figures, t.graph, t.objective, t.log_models),
         params=flat_params(cfg),
     )
 
@@ -163,6 +164,7 @@ TRACKING_SCHEMES = (
 def check_tracking(t) -> None:
     """What MLflow would refuse only when the first run starts."""
     from .record import NUMERIC
+    from .tracking.model import LOG_MODELS
 
     with naming("tracking."):
         if not t.experiment or not t.experiment.strip():
@@ -172,6 +174,7 @@ def check_tracking(t) -> None:
             raise LinregError("uri", allowed, t.uri, note="MLflow 3 refuses a file store")
         if t.objective is not None:
             check_choice("objective", t.objective, NUMERIC)
+        check_choice("log_models", t.log_models, LOG_MODELS)
 
 
 def _missing(node: DictConfig) -> list[str]:

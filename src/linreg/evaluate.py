@@ -206,7 +206,7 @@ def _attach(manifest: dict, results_dir: Path, m: dict) -> None:
         store.log_artifact(parent, results_dir / name, "evaluation")
     store.log_artifacts(parent, results_dir / "figures", "evaluation/figures")
     flat = {k: v for k, v in m.items() if isinstance(v, int | float) and not isinstance(v, bool)}
-    store.log_metrics(parent, {f"eval_{k}": v for k, v in flat.items()})
+    store.log_metrics(parent, {f"evaluate/{k}": v for k, v in flat.items()})  # its own section
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,9 +1,11 @@
 """A run's result as one typed record, and the files that hold records.
 
 :class:`RunRecord` is the single definition of what a run produces: its fields, in order, are the
-columns of ``summary.csv`` (``weights`` spreads into ``w_0 … w_{m-1}``), the report's tables, the
-names of the MLflow metrics and what the tests read.  ``result.json`` in a run folder is a record;
-it is written last and atomically, so its presence means the run ended.
+columns of ``summary.csv`` (``weights`` spreads into ``w_0 … w_{m-1}``), the report's tables and
+what the tests read; :func:`metric_name` and :func:`series_name` name them in MLflow, grouped by
+kind (``final/``, ``error/``, ``time/``, ``epoch/``; a sweep's counts under ``sweep/``).
+``result.json`` in a run folder is a record; it is written last and atomically, so its presence
+means the run ended.
 """
 
 from __future__ import annotations
@@ -78,9 +80,10 @@ class RunRecord:
 
     def metrics(self) -> dict[str, float]:
         """The numbers MLflow records as the run's final metrics: the numeric columns that are
-        outcomes (settings such as lr are params), finite values only, under the column names."""
+        outcomes (settings such as lr are params), finite values only, each under its
+        :func:`metric_name` (``final/w_0``, ``error/weight_error``, ``time/wall_s``)."""
         return {
-            k: float(v)
+            metric_name(k): float(v)
             for k, v in self.row().items()
             if k not in SETTINGS
             and isinstance(v, int | float)
@@ -106,6 +109,29 @@ class RunRecord:
 SETTINGS = ("lr", "epochs", "momentum", "batch_size", "delta")
 TEXT = ("run_name", "backend", "device", "loss", "status", "mlflow_run_id", "reason", "schedule",
         "dtype", "fit_intercept", "data_digest", "run_folder")  # fmt: skip
+
+
+# --- MLflow's names: its UI sections the charts of a run by the part of a name before "/" -------
+EPOCH = "epoch/"  # the per-epoch series (line charts): epoch/loss, epoch/bias, epoch/w_0 ...
+ERRORS = ("bias_error", "weight_error", "theta_error", "optimum_distance", "statistical_error")
+TIMES = ("wall_s", "time_per_epoch_s", "job_s")
+
+
+def metric_name(column: str) -> str:
+    """A numeric column's MLflow metric: how far from the truth or the optimum under ``error/``,
+    seconds under ``time/``, every other outcome (θ, losses, R², epochs) under ``final/``."""
+    kind = "error" if column in ERRORS else "time" if column in TIMES else "final"
+    return f"{kind}/{column.removeprefix('final_')}"  # final/grad_norm, not final/final_…
+
+
+def series_name(key: str) -> str:
+    """A per-epoch series' MLflow metric: ``loss`` -> ``epoch/loss``."""
+    return EPOCH + key
+
+
+def sweep_metrics(tally: dict[str, int]) -> dict[str, int]:
+    """A sweep's counts (:func:`counts`) as its parent run's metrics: ``sweep/ok`` ..."""
+    return {f"sweep/{status}": n for status, n in tally.items()}
 
 
 def columns(m: int) -> list[str]:

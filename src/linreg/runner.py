@@ -27,8 +27,9 @@ from .core.device import resolve_device
 from .core.errors import LinregError, UnsupportedCombination
 from .core.evaluation import evaluate, find_optimum
 from .present.run_folder import write_run_files
-from .record import RunRecord
+from .record import RunRecord, metric_name
 from .tracking import open_store, resolve_uri
+from .tracking.describe import NOTE, applicable_params, run_note
 from .tracking.run import log_run, run_tags
 
 log = logging.getLogger("linreg")
@@ -91,7 +92,7 @@ def execute(run: RunConfig, place: Place) -> RunRecord:
         tags = {**run_tags(run), "linreg.folder": out.name}
         run_id = store.start_run(place.name, place.parent_run_id, tags=tags)
         rec.mlflow_run_id = run_id
-        store.log_params(run_id, run.params)
+        store.log_params(run_id, applicable_params(run))
         data = load_data(run)
         rec.data_digest = data.digest
         rec.theta_true = None if data.theta_true is None else data.theta_true.tolist()
@@ -175,8 +176,8 @@ def fill(rec: RunRecord, traj, ev) -> None:
 
 def _close(store, run_id: str, rec: RunRecord, status: str | None = None) -> None:
     try:
-        store.log_metrics(run_id, {"job_s": rec.job_s})
-        tags = {"status": "interrupted" if status == "KILLED" else rec.status}
+        store.log_metrics(run_id, {metric_name("job_s"): rec.job_s})
+        tags = {"status": "interrupted" if status == "KILLED" else rec.status, NOTE: run_note(rec)}
         if rec.reason:
             tags["reason"] = rec.reason[:5000]
         store.set_tags(run_id, tags)

@@ -63,6 +63,7 @@ class TrackingConf:
     figures: bool
     graph: bool
     objective: str | None
+    log_models: str  # best | all | none
 
 
 @dataclass

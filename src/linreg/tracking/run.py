@@ -10,7 +10,8 @@ import numpy as np
 
 from ..config import RunConfig
 from ..core.data import Dataset
-from .store import dvc_experiment, git_commit
+from ..record import metric_name, series_name
+from .describe import source_tags
 
 MAX_LOGGED_WEIGHTS = 10  # above this, the per-epoch weights are logged as their norm
 
@@ -24,12 +25,11 @@ def process_tags() -> dict:
 def run_tags(run: RunConfig) -> dict:
     return {
         **process_tags(),
+        **source_tags(),
         "backend": run.backend,
         "loss": run.settings.loss.name,
         "device": run.settings.device,
         "dtype": run.settings.dtype,
-        "mlflow.source.git.commit": git_commit(),
-        "dvc_experiment": dvc_experiment(),
         "status": "running",
     }
 
@@ -61,9 +61,9 @@ def step_series(traj, data: Dataset, rec) -> dict[str, np.ndarray]:
 def log_run(store, run_id, run: RunConfig, data: Dataset, traj, rec, out: Path, files) -> None:
     """Metrics, series, artifacts and dataset of a trained run (``job_s`` comes at its end)."""
     series = step_series(traj, data, rec)
-    finals = {k: v for k, v in rec.metrics().items() if k not in series and k != "job_s"}
+    finals = {k: v for k, v in rec.metrics().items() if k != metric_name("job_s")}
     store.log_metrics(run_id, finals)
-    store.log_steps(run_id, series)
+    store.log_steps(run_id, {series_name(k): v for k, v in series.items()})
     if (out / "config.yaml").is_file():  # the resolved config, as the run used it
         files = [*files, out / "config.yaml"]
     for f in files:
@@ -87,3 +87,7 @@ def log_run(store, run_id, run: RunConfig, data: Dataset, traj, rec, out: Path, 
         source=source,
         context="training",
     )
+    if run.tracking.log_models == "all" and traj.status == "ok":  # else the sweep's best only
+        from .model import log_model
+
+        log_model(store, run_id, rec, data)

@@ -28,6 +28,8 @@ import numpy as np
 # MLflow's own INFO lines (creating a store's tables...) stay out of linreg's terminal; set the
 # variable to INFO to see them.
 os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+# nor its progress bars (saving a model copies its theta.json "downloading artifacts")
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 MAX_METRICS_PER_BATCH = 1000  # MLflow's limit for one log_batch
 MAX_PARAMS_PER_BATCH = 100
@@ -101,7 +103,9 @@ class Store:
         # at once (a broken migration can leave the store unusable).  The lock covers that and
         # getting or creating the experiment; MLflow caches the built store per process.
         with store_lock(uri):
-            self.client = MlflowClient(tracking_uri=uri)
+            # the model registry in the same store unless MLFLOW_REGISTRY_URI names another
+            registry = os.environ.get("MLFLOW_REGISTRY_URI") or uri
+            self.client = MlflowClient(tracking_uri=uri, registry_uri=registry)
             self.experiment_id = self._experiment(experiment)
 
     def _experiment(self, name: str) -> str:

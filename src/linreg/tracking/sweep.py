@@ -3,7 +3,8 @@
 ``on_multirun_start`` (in the process that launches the sweep, before any job) opens the parent
 run and writes the sweep's manifest, ``sweep.json``, in the sweep folder; every job reads its
 parent run from there, whatever the launcher.  ``on_multirun_end`` sums the runs up (the summary
-table, the counts, where to look) and closes the parent run.  Hydra turns a callback's exception
+table, the counts, the description, the best run per loss registered as a model: :mod:`.registry`,
+where to look) and closes the parent run.  Hydra turns a callback's exception
 into a warning, so :func:`close` is idempotent and ``linreg.train`` calls it again after the sweep
 (and after an interrupted one) to learn the exit status.
 """
@@ -20,14 +21,17 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from ..record import MANIFEST, RESULT, counts, read_manifest, records, write_atomic
+from ..record import MANIFEST, RESULT, counts, read_manifest, records, sweep_metrics, write_atomic
+from .describe import NOTE, source_tags, sweep_note
+from .registry import register_best
 from .run import process_tags
-from .store import dvc_experiment, git_commit, open_store, redact, resolve_uri, unredact
+from .store import dvc_experiment, open_store, redact, resolve_uri, unredact
 
 NAMED = {"backend", "loss", "train.lr", "train.epochs", "device"}  # always in a run's name
 log = logging.getLogger("linreg")
 OPENED: list[Path] = []  # the sweep folders opened in this process, for linreg.train
 RESUMING: list[Path] = []  # a sweep launched again into its folder (linreg.resume)
+GONE = "**interrupted**: its process ended before the run did (a signal, a killed worker)."
 
 
 class SweepCallback(Callback):
@@ -50,7 +54,7 @@ def end_dead_children(store, parent: str) -> None:
         [store.experiment_id],
         f"tags.mlflow.parentRunId = '{parent}' and attributes.status = 'RUNNING'",
     ):
-        store.client.set_tag(run.info.run_id, "status", "interrupted")
+        store.set_tags(run.info.run_id, {"status": "interrupted", NOTE: GONE})
         store.end_run(run.info.run_id, "KILLED")
 
 
@@ -63,7 +67,7 @@ def reap_orphans(store) -> int:
     ):
         pid = int(run.data.tags.get("linreg.pid", "0") or 0)
         if pid and not _alive(pid):
-            store.client.set_tag(run.info.run_id, "status", "interrupted")
+            store.set_tags(run.info.run_id, {"status": "interrupted", NOTE: GONE})
             store.end_run(run.info.run_id, "KILLED")
             ended += 1
     if ended:
@@ -121,8 +125,7 @@ def open_sweep(config: DictConfig) -> dict:
         f"{name} · {n_runs or 'search'} runs" if n_runs else f"{name} · search",
         tags={
             "kind": "sweep",
-            "mlflow.source.git.commit": git_commit(),
-            "dvc_experiment": dvc_experiment(),
+            **source_tags(),
             "sweep_dir": str(sweep_dir.resolve()),
             "status": "running",
             **process_tags(),
@@ -140,6 +143,7 @@ def open_sweep(config: DictConfig) -> dict:
         "n_runs": n_runs,
         "started": time.time(),
         "stage": os.environ.get("LINREG_STAGE"),
+        "log_models": config.tracking.log_models,
         "closed": False,
     }
     write_atomic(sweep_dir / MANIFEST, json.dumps(manifest, indent=2))
@@ -188,12 +192,15 @@ def close(sweep_dir: Path, interrupted: str | None = None) -> int:
     store = open_store(unredact(manifest["tracking_uri"]), manifest["experiment"])
     parent = manifest["parent_run_id"]
     status = "interrupted" if interrupted else "failed" if c["failed"] else "ok"
+    models: list[str] = []
     try:
         end_dead_children(store, parent)
         for path in table:
             store.log_artifact(parent, path, None if path.suffix == ".csv" else "figures")
-        store.log_metrics(parent, {f"n_{k}": v for k, v in c.items()})
-        store.set_tags(parent, {"status": status})
+        store.log_metrics(parent, sweep_metrics(c))
+        store.set_tags(parent, {"status": status, NOTE: sweep_note(recs)})
+        if manifest.get("log_models", "best") != "none" and not interrupted:
+            models = register_best(store, sweep_dir, manifest, recs)
         store.client.update_run(parent, name=f"{manifest['sweep_name']} · {len(recs)} runs")
     finally:
         store.end_run(parent, {"interrupted": "KILLED", "failed": "FAILED"}.get(status, "FINISHED"))
@@ -207,7 +214,8 @@ def close(sweep_dir: Path, interrupted: str | None = None) -> int:
         + ", ".join(f"{v} {k}" for k, v in c.items())
         + f"\n  runs:    {sweep_dir}/ (summary.csv, one folder per run)"
         + f"\n  mlflow:  parent run {parent} in experiment {manifest['experiment']!r}"
-        + f" at {manifest['tracking_uri']} (make ui)",
+        + f" at {manifest['tracking_uri']} (make ui)"
+        + (f"\n  models:  {', '.join(models)} (models:/<name>/latest)" if models else ""),
         flush=True,
     )
     best = sweep_dir / "optimization_results.yaml"  # an optimising sweeper's answer (Optuna)
