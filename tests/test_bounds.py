@@ -420,9 +420,9 @@ BREAKS = {
         r"JSONDecodeError: .*",
     ),
     "trajectory-corrupt": (
-        lambda c: (first_run(c) / "trajectory.csv").write_bytes(b'epoch,loss\n1,"2\n'),
-        r"runs/0-.*/trajectory\.csv must be a readable trajectory table \(rerun the train "
-        r"stage\), got ParserError: .*",
+        lambda c: (first_run(c) / "trajectory.parquet").write_bytes(b"PAR1 not parquet"),
+        r"runs/0-.*/trajectory\.parquet must be a readable trajectory table \(rerun the train "
+        r"stage\), got \w+: .*",
     ),
     "results-is-a-file": (
         lambda c: (c.cwd / "results").write_text("a file\n"),

@@ -20,7 +20,7 @@ from .core.backends import BACKENDS
 from .core.data import DataSpec
 from .core.datafiles import CsvSpec
 from .core.device import DEVICES, resolve_device
-from .core.errors import LinregError, check_choice
+from .core.errors import LinregError, check_choice, check_number
 from .core.losses import Loss
 from .core.optim import TrainSettings
 from .core.resources import check_data_fits, check_trajectory_fits
@@ -52,6 +52,8 @@ class Tracking:
     graph: bool
     objective: str | None
     log_models: str  # best | all | none
+    max_points: int
+    reuse: bool
 
 
 @dataclass(frozen=True)
@@ -130,7 +132,10 @@ def run_config(cfg: DictConfig) -> RunConfig:
         data_dir=cfg.data.dir,
         settings=settings,
         backend=cfg.backend.name,
-        tracking=Tracking(t.experiment, t.uri, t.figures, t.graph, t.objective, t.log_models),
+        tracking=Tracking(
+            t.experiment, t.uri, t.figures, t.graph, t.objective, t.log_models, t.max_points,
+            t.reuse,
+        ),
         params=flat_params(cfg),
     )
 
@@ -175,6 +180,7 @@ def check_tracking(t) -> None:
         if t.objective is not None:
             check_choice("objective", t.objective, NUMERIC)
         check_choice("log_models", t.log_models, LOG_MODELS)
+        check_number("max_points", t.max_points, integer=True, ge=10)
 
 
 def _missing(node: DictConfig) -> list[str]:

@@ -138,13 +138,13 @@ def read_runs(runs: Path) -> tuple[dict, list]:
 
 def read_trajectories(runs: Path, recs) -> list[dict]:
     """Each record with its trajectory table (None where it has none); a run folder whose
-    trajectory.csv cannot be read is named."""
+    trajectory.parquet cannot be read is named."""
     out = []
     for rec in recs:
         try:
             out.extend(load_trajectories(runs, [rec]))
         except Exception as exc:  # pandas' parser errors, a bad encoding, an unreadable file
-            where = runs / (rec.run_folder or "") / "trajectory.csv"
+            where = runs / (rec.run_folder or "") / "trajectory.parquet"
             raise EvaluateError(
                 f"{where} must be a readable trajectory table (rerun the train stage), got "
                 f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"

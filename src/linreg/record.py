@@ -44,6 +44,7 @@ class RunRecord:
     converged_epoch: int | None = None
     wall_s: float | None = None
     mlflow_run_id: str | None = None
+    reused_from: str | None = None  # the MLflow run whose result this one reuses (tracking.reuse)
     # why it did not end ok, the rest of its settings, and more numbers
     reason: str | None = None
     momentum: float | None = None
@@ -107,8 +108,8 @@ class RunRecord:
 
 
 SETTINGS = ("lr", "epochs", "momentum", "batch_size", "delta")
-TEXT = ("run_name", "backend", "device", "loss", "status", "mlflow_run_id", "reason", "schedule",
-        "dtype", "fit_intercept", "data_digest", "run_folder")  # fmt: skip
+TEXT = ("run_name", "backend", "device", "loss", "status", "mlflow_run_id", "reused_from", "reason",
+        "schedule", "dtype", "fit_intercept", "data_digest", "run_folder")  # fmt: skip
 
 
 # --- MLflow's names: its UI sections the charts of a run by the part of a name before "/" -------

@@ -27,7 +27,8 @@ from .core.device import resolve_device
 from .core.errors import LinregError, UnsupportedCombination
 from .core.evaluation import evaluate, find_optimum
 from .present.run_folder import write_run_files
-from .record import RunRecord, metric_name
+from .record import RESULT, RunRecord, metric_name
+from .reuse import FROM_TAG, KEY_TAG, adopt, run_key
 from .tracking import open_store, resolve_uri
 from .tracking.describe import NOTE, applicable_params, run_note
 from .tracking.run import log_run, run_tags
@@ -84,7 +85,7 @@ def execute(run: RunConfig, place: Place) -> RunRecord:
     out = place.folder
     out.mkdir(parents=True, exist_ok=True)
     rec = new_record(run, place)
-    store = run_id = None
+    store = run_id = key = None
     killed = False
     started = time.perf_counter()
     try:
@@ -103,6 +104,13 @@ def execute(run: RunConfig, place: Place) -> RunRecord:
             return rec
         with naming("train."):  # a check that needs the data (batch_size > n): this run fails
             run.settings.check_against(len(data.y))
+        key = run_key(run.params, data.digest)
+        earlier = adopt(store, key, out) if run.tracking.reuse else None
+        if earlier is not None:  # the same config, data and code finished before: its result
+            status, rec = earlier.status, reused(earlier, rec)
+            store.log_metrics(run_id, rec.metrics())
+            rec.status = status  # only now: everything about the run is recorded
+            return rec
         traj = fit(data.X, data.y, data.theta0, run.settings, run.backend)
         theta_opt = _optimum(data, run.settings.loss, run.settings.fit_intercept)
         ev = evaluate(traj.theta_final, data, run.settings.loss, traj, theta_opt,
@@ -128,7 +136,7 @@ def execute(run: RunConfig, place: Place) -> RunRecord:
         rec.job_s = time.perf_counter() - started
         rec.write(out)
         if store is not None and run_id is not None:
-            _close(store, run_id, rec, "KILLED" if killed else None)
+            _close(store, run_id, rec, out, "KILLED" if killed else None, key)
         log.info(progress_line(rec, place))
     return rec
 
@@ -174,13 +182,29 @@ def fill(rec: RunRecord, traj, ev) -> None:
     rec.final_grad_norm = float(traj.grad_norm[-1]) if len(traj.grad_norm) else None
 
 
-def _close(store, run_id: str, rec: RunRecord, status: str | None = None) -> None:
+def reused(earlier: RunRecord, rec: RunRecord) -> RunRecord:
+    """``earlier``'s result as this run's: its name, folder and MLflow run are this run's."""
+    earlier.run_name, earlier.run_folder = rec.run_name, rec.run_folder
+    earlier.mlflow_run_id = rec.mlflow_run_id
+    earlier.status = "failed"  # until this run is recorded
+    return earlier
+
+
+def _close(store, run_id: str, rec: RunRecord, out: Path, status=None, key=None) -> None:
+    """The run's last words in MLflow: its time, status, reason, key (and, once it trained and
+    is recorded, its record as an artifact, which a later run with its key reuses)."""
     try:
         store.log_metrics(run_id, {metric_name("job_s"): rec.job_s})
         tags = {"status": "interrupted" if status == "KILLED" else rec.status, NOTE: run_note(rec)}
         if rec.reason:
             tags["reason"] = rec.reason[:5000]
+        if key:
+            tags[KEY_TAG] = key
+        if rec.reused_from:
+            tags[FROM_TAG] = rec.reused_from
         store.set_tags(run_id, tags)
+        if rec.finished and status is None:
+            store.log_artifact(run_id, out / RESULT)
     finally:
         store.end_run(run_id, status or ("FAILED" if rec.status == "failed" else "FINISHED"))
 
@@ -200,7 +224,7 @@ def progress_line(r: RunRecord, place: Place) -> str:
         detail = f"w=[{ws}] b={r.bias:.4f}"
         if r.weight_error is not None:
             detail += f"  weight_error={r.weight_error:.2e}"
-        detail += f"  {r.wall_s:.2f}s"
+        detail += f"  {r.wall_s:.2f}s" + ("  (reused)" if r.reused_from else "")
     else:
         detail = r.reason or ""
     return fit_line(f"{num}{r.status:<8s} ", r.run_name, f"  {detail}")

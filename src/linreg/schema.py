@@ -64,6 +64,8 @@ class TrackingConf:
     graph: bool
     objective: str | None
     log_models: str  # best | all | none
+    max_points: int
+    reuse: bool
 
 
 @dataclass

@@ -11,6 +11,7 @@ from ..record import RunRecord
 from . import animation, insight
 from .figures import _figure, _figure_legend, _legend_above, _log_y, _save, styled
 from .lesson import behaviours
+from .run_folder import TRAJECTORY
 from .scaling import scaling
 
 
@@ -20,8 +21,8 @@ def load_trajectories(folder: Path, records: list[RunRecord]) -> list[dict]:
 
     runs = []
     for r in records:
-        path = Path(folder) / (r.run_folder or "") / "trajectory.csv"
-        traj = pd.read_csv(path) if r.finished and path.is_file() else None
+        path = Path(folder) / (r.run_folder or "") / TRAJECTORY
+        traj = pd.read_parquet(path) if r.finished and path.is_file() else None
         runs.append({**r.row(), "theta_true": r.theta_true, "trajectory": traj})
     return runs
 

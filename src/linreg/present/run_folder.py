@@ -13,6 +13,8 @@ from ..core.data import Dataset
 from ..record import jsonable
 from . import figures, graphs
 
+TRAJECTORY = "trajectory.parquet"  # a run's every epoch (MLflow's series may be a subset)
+
 
 def trajectory_table(traj, m: int):
     import pandas as pd
@@ -28,9 +30,11 @@ def trajectory_table(traj, m: int):
 def write_run_files(out: Path, run: RunConfig, title: str, data: Dataset, traj, ev) -> list[Path]:
     """The run folder: trajectory table, evaluation, graph, figures."""
     m = data.n_features
-    trajectory_table(traj, m).to_csv(out / "trajectory.csv", index=False)
+    table = trajectory_table(traj, m)
+    table.to_parquet(out / TRAJECTORY, index=False)  # every epoch, typed: what readers read
+    table.to_csv(out / "trajectory.csv", index=False)  # the same, for a look in any editor
     (out / "evaluation.json").write_text(json.dumps(jsonable(ev.to_dict()), indent=2))
-    files = [out / "trajectory.csv", out / "evaluation.json"]
+    files = [out / TRAJECTORY, out / "trajectory.csv", out / "evaluation.json"]
     if run.tracking.graph:
         if run.backend == "torch":
             dot = graphs.torch_dot(data.X, data.y, data.theta0, run.settings.loss)

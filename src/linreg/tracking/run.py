@@ -10,6 +10,7 @@ import numpy as np
 
 from ..config import RunConfig
 from ..core.data import Dataset
+from .points import thin
 from ..record import metric_name, series_name
 from .describe import source_tags
 
@@ -63,7 +64,8 @@ def log_run(store, run_id, run: RunConfig, data: Dataset, traj, rec, out: Path, 
     series = step_series(traj, data, rec)
     finals = {k: v for k, v in rec.metrics().items() if k != metric_name("job_s")}
     store.log_metrics(run_id, finals)
-    store.log_steps(run_id, {series_name(k): v for k, v in series.items()})
+    thinned = thin(series, run.tracking.max_points)
+    store.log_steps(run_id, {series_name(k): v for k, v in thinned.items()})
     if (out / "config.yaml").is_file():  # the resolved config, as the run used it
         files = [*files, out / "config.yaml"]
     for f in files:

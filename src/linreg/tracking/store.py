@@ -167,16 +167,21 @@ class Store:
         ]
         self._log_metric_items(run_id, items)
 
-    def log_steps(self, run_id: str, series: Mapping[str, np.ndarray]) -> None:
-        """Per-epoch series, one point per epoch, in batches of 1,000 points (never per point)."""
+    def log_steps(self, run_id: str, series: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> None:
+        """Per-epoch series, ``name -> (steps, values)``, in batches of 1,000 points (never per
+        point); non-finite values are left out."""
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
         items = []
-        for key, values in series.items():
+        for key, (steps, values) in series.items():
             vals = np.asarray(values, dtype=np.float64)
+            keep = np.isfinite(vals)
             items.extend(
-                Metric(key, v, now, step) for step, v in enumerate(vals.tolist()) if np.isfinite(v)
+                Metric(key, v, now, step)
+                for step, v in zip(
+                    np.asarray(steps)[keep].tolist(), vals[keep].tolist(), strict=True
+                )
             )
         self._log_metric_items(run_id, items)
 
