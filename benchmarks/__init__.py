@@ -4,4 +4,4 @@ Run ``make bench`` or ``python -m benchmarks`` (``--quick`` for a smoke run, ``-
 for one module).  Each module exposes ``run(quick: bool) -> list[Row]`` (see ``common``).
 """
 
-MODULES = ("walkthrough", "large", "scale", "growth", "gpu", "sweep")
+MODULES = ("walkthrough", "large", "scale", "growth", "gpu", "sweep", "recording")

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from conftest import REPO, clean_env, split_runs
-from linreg.tracking.points import chosen_steps, thin
+from linreg.points import chosen_steps, thin
 
 SMALL = ["backend=numpy", "train.epochs=50", "tracking.figures=false", "tracking.graph=false"]
 
@@ -159,3 +159,15 @@ def test_changed_code_trains_again(cli):
     changed = train("c")
     assert changed.returncode == 0, changed.stdout + changed.stderr
     assert "(reused)" not in changed.stdout
+
+
+def test_a_trajectory_goes_to_original_units_row_by_row_at_once(walkthrough_data):
+    import dataclasses
+
+    data = dataclasses.replace(
+        walkthrough_data, feature_mean=np.array([3.0]), feature_scale=np.array([2.0])
+    )
+    thetas = np.random.default_rng(1).standard_normal((50, 2))
+    rows = np.array([data.to_original_units(t) for t in thetas])
+    np.testing.assert_array_equal(data.to_original_units(thetas), rows)
+    assert data.to_original_units(thetas[0]).shape == (2,)

@@ -126,12 +126,13 @@ class Dataset:
                     )
 
     def to_original_units(self, theta: np.ndarray) -> np.ndarray:
-        """theta learned on standardised features, expressed for the raw features."""
+        """theta learned on standardised features, expressed for the raw features (one theta,
+        or a trajectory of them: one per row)."""
         theta = np.asarray(theta, dtype=np.float64)
         if self.feature_mean is None:
             return theta
-        w = theta[1:] / self.feature_scale
-        return np.concatenate(([theta[0] - float(w @ self.feature_mean)], w))
+        w = theta[..., 1:] / self.feature_scale
+        return np.concatenate((theta[..., :1] - (w @ self.feature_mean)[..., None], w), axis=-1)
 
 
 def generate(spec: DataSpec) -> Dataset:

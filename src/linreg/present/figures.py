@@ -150,9 +150,12 @@ def _per_run(draw):
 
 
 @_per_run
-def loss_curve(path: Path, loss: np.ndarray, title: str, optimum_loss: float | None = None):
+def loss_curve(path: Path, loss: np.ndarray, title: str, optimum_loss: float | None = None,
+               epochs: np.ndarray | None = None):  # fmt: skip
+    """``epochs``: the epoch of each value (a long run's figure draws a shape-keeping subset)."""
     fig, (ax,) = _reused("loss", lambda: _log_figure())
-    ax.plot(np.arange(len(loss)), loss, lw=1.5, label="J(θ) per epoch")
+    x = np.arange(len(loss)) if epochs is None else epochs
+    ax.plot(x, loss, lw=1.5, label="J(θ) per epoch")
     if optimum_loss is not None:
         ax.axhline(optimum_loss, ls="--", c="k", lw=1, label="J at the optimum")
     ax.autoscale_view()
@@ -163,12 +166,14 @@ def loss_curve(path: Path, loss: np.ndarray, title: str, optimum_loss: float | N
 
 
 @_per_run
-def param_trajectory(path: Path, theta: np.ndarray, truth: np.ndarray | None, title: str):
+def param_trajectory(path: Path, theta: np.ndarray, truth: np.ndarray | None, title: str,
+                     epochs: np.ndarray | None = None):  # fmt: skip
     m = theta.shape[1] - 1
+    x = np.arange(len(theta)) if epochs is None else epochs
     shown = min(m + 1, 6)  # more would make the legend a wall of text; the CSV has them all
     fig, (ax,) = _reused("params", _figure)
     for j, label in enumerate(param_labels(m)[:shown]):
-        line = ax.plot(np.arange(len(theta)), theta[:, j], lw=1.5, label=label)[0]
+        line = ax.plot(x, theta[:, j], lw=1.5, label=label)[0]
         if truth is not None:
             ax.axhline(truth[j], ls="--", lw=1, c=line.get_color())
     if truth is not None:

@@ -10,10 +10,13 @@ import numpy as np
 
 from ..config import RunConfig
 from ..core.data import Dataset
+from ..points import chosen_steps
 from ..record import jsonable
 from . import figures, graphs
 
 TRAJECTORY = "trajectory.parquet"  # a run's every epoch (MLflow's series may be a subset)
+CSV_EPOCHS = 100_000  # above, trajectory.parquet alone (a CSV of 10^6 rows takes seconds)
+FIGURE_POINTS = 2000  # per line of a run's figure
 
 
 def trajectory_table(traj, m: int):
@@ -32,9 +35,11 @@ def write_run_files(out: Path, run: RunConfig, title: str, data: Dataset, traj, 
     m = data.n_features
     table = trajectory_table(traj, m)
     table.to_parquet(out / TRAJECTORY, index=False)  # every epoch, typed: what readers read
-    table.to_csv(out / "trajectory.csv", index=False)  # the same, for a look in any editor
+    files = [out / TRAJECTORY, out / "evaluation.json"]
+    if traj.epochs_run <= CSV_EPOCHS:  # the same, for a look in any editor
+        table.to_csv(out / "trajectory.csv", index=False)
+        files.insert(1, out / "trajectory.csv")
     (out / "evaluation.json").write_text(json.dumps(jsonable(ev.to_dict()), indent=2))
-    files = [out / TRAJECTORY, out / "trajectory.csv", out / "evaluation.json"]
     if run.tracking.graph:
         if run.backend == "torch":
             dot = graphs.torch_dot(data.X, data.y, data.theta0, run.settings.loss)
@@ -44,13 +49,13 @@ def write_run_files(out: Path, run: RunConfig, title: str, data: Dataset, traj, 
         _hint_once()
     if run.tracking.figures and traj.epochs_run:
         truth = data.theta_true
-        theta_hist = (
-            np.array([data.to_original_units(t) for t in traj.theta])
-            if data.feature_mean is not None
-            else traj.theta
-        )
-        files.append(figures.loss_curve(out / "loss.png", traj.loss, title, ev.optimum_loss))
-        files.append(figures.param_trajectory(out / "params.png", theta_hist, truth, title))
+        loss_at = chosen_steps(traj.loss, FIGURE_POINTS)  # a few thousand points draw the shape
+        at = np.unique(np.concatenate([chosen_steps(c, FIGURE_POINTS) for c in traj.theta.T]))
+        theta_hist = data.to_original_units(traj.theta[at])
+        files.append(figures.loss_curve(out / "loss.png", traj.loss[loss_at], title,
+                                        ev.optimum_loss, epochs=loss_at))  # fmt: skip
+        files.append(figures.param_trajectory(out / "params.png", theta_hist, truth, title,
+                                              epochs=at))  # fmt: skip
         if m == 1:
             theta = np.array([ev.bias, *ev.weights])
             X_raw = data.X

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..config import RunConfig
 from ..core.data import Dataset
-from .points import thin
+from ..points import thin
 from ..record import metric_name, series_name
 from .describe import source_tags
 
@@ -42,7 +42,7 @@ def step_series(traj, data: Dataset, rec) -> dict[str, np.ndarray]:
     value, which MLflow shows as the run's metric, is the learned one."""
     theta = traj.theta
     if data.feature_mean is not None:
-        theta = np.array([data.to_original_units(t) for t in theta]).reshape(traj.theta.shape)
+        theta = data.to_original_units(theta)
     if rec.bias is not None:
         theta = np.vstack([theta, [rec.bias, *rec.weights]])
     loss = np.append(traj.loss, rec.train_loss) if rec.train_loss is not None else traj.loss
