@@ -109,7 +109,7 @@ def test_defaults_compose_to_the_walkthrough_run(compose):
     assert run.data_dir is None
     assert run.settings == TrainSettings(loss=Loss("mse"), device="cpu")
     assert run.backend == "torch"
-    assert run.tracking == Tracking("linreg", None, True, True, None, "best")
+    assert run.tracking == Tracking("linreg", None, True, True, None, "best", 1000, True)
     assert run.run_name() == "torch · mse · lr=0.01 · ep=100 · cpu"
 
 
