@@ -17,7 +17,7 @@ import pytest
 from conftest import clean_env, split_runs, store_runs
 from linreg.record import RunRecord
 
-LONG = ["backend=numpy", "train.epochs=40000", "tracking.figures=false", "tracking.graph=false"]
+LONG = ["backend=numpy", "train.epochs=300000", "tracking.figures=false", "tracking.graph=false"]
 
 
 def start(cwd: Path, *args: str) -> subprocess.Popen:
