@@ -94,10 +94,13 @@ def floors(folder: Path, n: int = 20) -> dict:
 
 def grown_grid(folder: Path) -> tuple[float, float]:
     """(first ``dvc repro``, second after one more lr) in a temporary copy of the project."""
-    for name in ("conf", "dvc.yaml", "params.yaml", ".dvc/config", ".dvc/plots"):
+    for name in ("conf", "src", "dvc.yaml", "params.yaml", ".dvc/config", ".dvc/plots"):
         src, dst = ROOT / name, folder / name
         dst.parent.mkdir(parents=True, exist_ok=True)
-        (shutil.copytree if src.is_dir() else shutil.copy)(src, dst)
+        if src.is_dir():
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        else:
+            shutil.copy(src, dst)
     env = _env(folder)
     for cmd in (["git", "init", "-q"], ["dvc", "init", "-q", "--force"]):
         subprocess.run(cmd, cwd=folder, env=env, check=True, capture_output=True)
