@@ -18,6 +18,8 @@ from conftest import clean_env, split_runs, store_runs
 from linreg.record import RunRecord
 
 LONG = ["backend=numpy", "train.epochs=300000", "tracking.figures=false", "tracking.graph=false"]
+SHORT = ["backend=numpy", "train.epochs=20", "tracking.figures=false", "tracking.graph=false"]
+REPO = Path(__file__).resolve().parents[1]
 
 
 def start(cwd: Path, *args: str) -> subprocess.Popen:
@@ -226,3 +228,84 @@ def test_a_killed_worker_costs_at_most_its_own_run(tmp_path, times):
         assert "worker process died" in rec.reason
         lost = [c for c in children if c.data.tags["linreg.folder"].startswith("0-")]
         assert [c.info.status for c in lost] == ["FAILED", "FAILED"]
+
+
+@pytest.mark.slow
+def test_a_tracking_password_is_never_written_to_the_sweeps_files(tmp_path):
+    """A sweep into a server named with user:password: sweep.json, summary.csv, the run folders
+    and the terminal hold the URI without the password; the runs land on the server."""
+    from servers import HOST, free_port, mlflow_server, tail, train, wait_http
+
+    port, log = free_port(), tmp_path / "server.log"
+    (tmp_path / "server").mkdir()
+    (tmp_path / "project").mkdir()
+    with mlflow_server("server", port, f"sqlite:///{tmp_path / 'server' / 'm.db'}", log,
+                       tmp_path / "server") as server:  # fmt: skip
+        wait_http(f"http://{HOST}:{port}/health", server, log, timeout=90)
+        uri = f"http://ann:s3cret@{HOST}:{port}"
+        proc = train(tmp_path / "project", uri, "-m", "train.lr=0.01,0.1", *SHORT,
+                     "hydra.sweep.dir=sw")  # fmt: skip
+        assert proc.returncode == 0, proc.stdout + proc.stderr + tail(log)
+        assert len(store_runs(f"http://{HOST}:{port}")) == 3  # the parent and its two runs
+    assert "s3cret" not in proc.stdout + proc.stderr
+    written = [p for p in (tmp_path / "project").rglob("*") if p.is_file()]
+    assert any(p.name == "sweep.json" for p in written)
+    for path in written:
+        assert b"s3cret" not in path.read_bytes(), path
+    manifest = (tmp_path / "project" / "sw" / "sweep.json").read_text()
+    assert f"ann:***@{HOST}:{port}" in manifest
+
+
+@pytest.mark.slow
+def test_evaluate_reads_a_sweep_that_was_interrupted(tmp_path):
+    """The DVC train stage stopped by SIGTERM in its second run, then the evaluate stage: it ends
+    0 and lists the finished run, the interrupted one with its reason and the ones never run."""
+    import json
+
+    import yaml
+
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["train"]["epochs"] = 300000
+    params["grid"] = {"train": {"lr": [0.01, 0.02, 0.03]}, "backend": ["numpy"]}
+    params["tracking"].update(figures=False, graph=False)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    env = clean_env(MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'mlflow.db'}")
+
+    def stage(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", *args], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=300)  # fmt: skip
+
+    assert stage("linreg.generate", "params.yaml", "data").returncode == 0
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "linreg.train",
+            "--params",
+            "params.yaml",
+            "data.dir=data",
+            "hydra.sweep.dir=runs",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not list((tmp_path / "runs").glob("1-*/config.yaml")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, out + err
+    done = stage("linreg.evaluate", "runs", "data", "results")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    summary = pd.read_csv(tmp_path / "results" / "summary.csv")
+    assert summary["status"].tolist() == ["ok", "failed"]
+    assert summary["reason"].iloc[1].startswith("interrupted by SIGTERM")
+    metrics = json.loads((tmp_path / "results" / "metrics.json").read_text())
+    assert (metrics["n_ok"], metrics["n_failed"]) == (1, 1)
+    report = (tmp_path / "results" / "report.md").read_text()
+    assert "interrupted by SIGTERM" in report

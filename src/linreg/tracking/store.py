@@ -97,6 +97,9 @@ class Store:
     def __init__(self, uri: str, experiment: str) -> None:
         from mlflow.tracking import MlflowClient
 
+        # MLflow prints "View run ... at: <uri>" as a run ends on a server: a line per run, and
+        # the URI with its password; linreg's own lines say where the runs are, redacted
+        os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
         self.uri = uri
         # MlflowClient's constructor builds the store: for a sqlite file that creates the tables
         # and runs MLflow's schema migrations the first time, which two processes must not do
