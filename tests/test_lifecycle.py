@@ -309,3 +309,24 @@ def test_evaluate_reads_a_sweep_that_was_interrupted(tmp_path):
     assert (metrics["n_ok"], metrics["n_failed"]) == (1, 1)
     report = (tmp_path / "results" / "report.md").read_text()
     assert "interrupted by SIGTERM" in report
+
+
+@pytest.mark.slow
+def test_an_optimising_sweeper_that_revisits_a_point_gets_a_folder_per_trial(tmp_path):
+    """Optuna over two values for four trials must revisit: each trial keeps its own folder and
+    MLflow run, and the summary counts four (a revisit reuses the first one's result)."""
+    from importlib.util import find_spec
+
+    if find_spec("hydra_plugins.hydra_optuna_sweeper") is None:
+        pytest.skip("hydra-optuna-sweeper is not installed")
+    proc = start(tmp_path, "-m", "hydra/sweeper=optuna", "hydra.sweeper.n_trials=4",
+                 "train.lr=choice(0.01,0.1)", "tracking.objective=train_loss", *SHORT,
+                 "hydra.sweep.dir=sw")  # fmt: skip
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, out + err
+    folders = sorted(p.name.split("-")[0] for p in (tmp_path / "sw").glob("*-numpy-*"))
+    assert folders == ["0", "1", "2", "3"]
+    assert len(pd.read_csv(tmp_path / "sw" / "summary.csv")) == 4
+    parents, children = split_runs(store_runs(f"sqlite:///{tmp_path / 'mlflow.db'}"))
+    assert len(parents) == 1 and len(children) == 4
+    assert {c.info.status for c in children} == {"FINISHED"}
