@@ -35,6 +35,9 @@ fit(data.X, data.y, data.theta0,
 """
 FLOORS = """
 import json, sys, tempfile, time
+t = time.perf_counter()
+import mlflow, hydra, linreg.runner, linreg.train
+imports = time.perf_counter() - t
 from pathlib import Path
 n = int(sys.argv[1])
 from linreg.tracking import open_store
@@ -58,7 +61,7 @@ with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
     for i in range(n):
         compose("config", overrides=[f"train.lr={0.001 * (i + 1)}"], return_hydra_config=True)
     composition = (time.perf_counter() - t) / n
-print(json.dumps({"run": runs, "points": points, "compose": composition}))
+print(json.dumps({"run": runs, "points": points, "compose": composition, "imports": imports}))
 """
 
 
@@ -130,14 +133,6 @@ def run(quick: bool) -> list[Row]:
                 note += f"; target 1.5 x bare + 2 s = {1.5 * bare_s + 2:.1f} s"
             rows.append(Row(f"recording: single run, {e:,} epochs", run_s, bare_s, target=target,
                             unit="s", baseline_name="bare fit()", note=note))  # fmt: skip
-        f = floors(folder, 10 if quick else 30)
-        rows.append(Row("floor: MLflow create + end a run", f["run"] * 1e3, None,
-                        note="client.create_run + set_terminated, sqlite"))  # fmt: skip
-        rows.append(Row("floor: MLflow 1,000 metric points", f["points"] * 1e3, None,
-                        note="one log_batch of 1,000 points (SQLAlchemy ORM inserts)"))  # fmt: skip
-        rows.append(Row("floor: Hydra composes one job", f["compose"] * 1e3, None,
-                        note="hydra.compose of conf/config.yaml with one override; the basic "
-                        "sweeper composes each job twice (validation, launch)"))  # fmt: skip
         if not quick and shutil.which("git"):
             first, second = grown_grid(folder / "grown")
             rows.append(Row("grown grid: second dvc repro (+1 lr: 12 new of 48)", second, first,
