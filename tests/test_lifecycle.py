@@ -220,9 +220,10 @@ def test_a_killed_worker_costs_at_most_its_own_run(tmp_path, times):
     parents, children = split_runs(runs)
     assert len(parents) == 1
     finished = [c for c in children if c.info.status == "FINISHED"]
+    seen = sorted((c.data.tags["linreg.folder"][:2], c.info.status) for c in children)
     assert sorted(c.data.tags["linreg.folder"][:2] for c in finished) == (
         ["0-", "1-", "2-", "3-"] if times == 1 else ["1-", "2-", "3-"]
-    )
+    ), (seen, out, err)
     if times == 2:
         rec = RunRecord.read(next((tmp_path / "sw").glob("0-*")))
         assert "worker process died" in rec.reason

@@ -13,6 +13,7 @@ import pytest
 
 from conftest import REPO, clean_env, split_runs
 from linreg.points import chosen_steps, thin
+from linreg.record import series_name
 
 SMALL = ["backend=numpy", "train.epochs=50", "tracking.figures=false", "tracking.graph=false"]
 
@@ -65,11 +66,11 @@ def test_mlflow_gets_the_budget_and_the_run_folder_every_epoch(cli):
     [run] = cli.runs()
     client = cli.client()
     for key in ("loss", "w_0", "bias", "grad_norm"):
-        history = client.get_metric_history(run.info.run_id, key)
+        history = client.get_metric_history(run.info.run_id, series_name(key))
         steps = sorted(m.step for m in history)
         assert 20 < len(steps) <= 100, (key, len(steps))
         assert steps[0] == 0
-    loss_steps = {m.step for m in client.get_metric_history(run.info.run_id, "loss")}
+    loss_steps = {m.step for m in client.get_metric_history(run.info.run_id, "epoch/loss")}
     assert 3000 in loss_steps  # the learned value, after the last epoch
     table = pd.read_parquet(cli.cwd / "run" / "trajectory.parquet")
     assert table["epoch"].tolist() == list(range(3000))

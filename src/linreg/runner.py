@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import tempfile
 import time
 import traceback
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from .core.device import resolve_device
 from .core.errors import LinregError, UnsupportedCombination
 from .core.evaluation import evaluate, find_optimum
 from .present.run_folder import write_run_files
-from .record import RESULT, RunRecord, metric_name
+from .record import RunRecord, metric_name
 from .reuse import FROM_TAG, KEY_TAG, adopt, run_key
 from .tracking import open_store, resolve_uri
 from .tracking.describe import NOTE, applicable_params, run_note
@@ -134,9 +135,11 @@ def execute(run: RunConfig, place: Place) -> RunRecord:
         raise
     finally:
         rec.job_s = time.perf_counter() - started
-        rec.write(out)
-        if store is not None and run_id is not None:
-            _close(store, run_id, rec, out, "KILLED" if killed else None, key)
+        try:
+            if store is not None and run_id is not None:
+                _close(store, run_id, rec, "KILLED" if killed else None, key)
+        finally:
+            rec.write(out)  # last: its presence means the run ended, its MLflow run too
         log.info(progress_line(rec, place))
     return rec
 
@@ -190,7 +193,7 @@ def reused(earlier: RunRecord, rec: RunRecord) -> RunRecord:
     return earlier
 
 
-def _close(store, run_id: str, rec: RunRecord, out: Path, status=None, key=None) -> None:
+def _close(store, run_id: str, rec: RunRecord, status=None, key=None) -> None:
     """The run's last words in MLflow: its time, status, reason, key (and, once it trained and
     is recorded, its record as an artifact, which a later run with its key reuses)."""
     try:
@@ -204,7 +207,8 @@ def _close(store, run_id: str, rec: RunRecord, out: Path, status=None, key=None)
             tags[FROM_TAG] = rec.reused_from
         store.set_tags(run_id, tags)
         if rec.finished and status is None:
-            store.log_artifact(run_id, out / RESULT)
+            with tempfile.TemporaryDirectory() as tmp:
+                store.log_artifact(run_id, rec.write(Path(tmp)))
     finally:
         store.end_run(run_id, status or ("FAILED" if rec.status == "failed" else "FINISHED"))
 
