@@ -163,8 +163,9 @@ def test_terminal_shows_a_line_per_run_and_the_summary(sweep):
     counts = "report: 6 runs: 5 ok, 1 diverged, 0 skipped, 0 failed"
     assert counts in lines, stdout
     after = lines[lines.index(counts) + 1 :]
-    assert [ln.split()[0] for ln in after] == ["runs:", "mlflow:"], stdout
+    assert [ln.split()[0] for ln in after] == ["runs:", "mlflow:", "models:"], stdout
     assert f"outputs/sweeps/{sweep_dir.name}/" in after[0]
+    assert after[2].split()[1:3] == ["linreg-mae/1,", "linreg-mse/1"]  # the best per loss
 
 
 def test_graph_without_graphviz_writes_dot_only(tmp_path, monkeypatch):

@@ -133,6 +133,7 @@ def _record_lost(sweep_dir: Path, num: int) -> None:
     )
     manifest = read_manifest(sweep_dir)
     try:
+        from .tracking.describe import NOTE, run_note
         from .tracking.store import open_store, unredact
 
         store = open_store(unredact(manifest["tracking_uri"]), manifest["experiment"])
@@ -141,7 +142,8 @@ def _record_lost(sweep_dir: Path, num: int) -> None:
             f"tags.mlflow.parentRunId = '{manifest['parent_run_id']}' "
             f"and tags.`linreg.folder` = '{folder.name}'",
         ):
-            store.set_tags(run.info.run_id, {"status": "failed", "reason": rec.reason})
+            tags = {"status": "failed", "reason": rec.reason, NOTE: run_note(rec)}
+            store.set_tags(run.info.run_id, tags)
             store.client.set_terminated(run.info.run_id, "FAILED")
             rec.mlflow_run_id = rec.mlflow_run_id or run.info.run_id
     except Exception as err:  # the folder's record is what counts; MLflow is told if it answers
