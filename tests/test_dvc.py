@@ -526,3 +526,31 @@ def test_two_queue_workers_create_a_missing_store_together(tmp_path):
         assert {r.info.status for r in mine} == {"FINISHED"}
         assert {r.data.params["train.lr"] for r in mine} == {str(lr)}
         assert all(r.data.tags["dvc_experiment"] == name for r in mine)
+
+
+@pytest.mark.slow
+def test_each_stage_lists_the_code_it_runs(tmp_path):
+    """Each stage's command run for real with ``-X importtime``: every linreg module it imports
+    is one of its deps in dvc.yaml (the file or a folder above it), so changing that code reruns
+    the stage."""
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["grid"] = {"train": {"lr": [0.01]}, "backend": ["numpy", "torch"]}
+    params["train"]["epochs"] = 20
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    env = clean_env(MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+    for name in STAGES:
+        python, *args = stages[name]["cmd"].split()
+        proc = subprocess.run([str(VENV_BIN / python), "-X", "importtime", *args], cwd=tmp_path,
+                              env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert proc.returncode == 0, (name, proc.stdout[-2000:], proc.stderr[-2000:])
+        modules = set(re.findall(r"\|\s+(linreg(?:\.\w+)*)\s*$", proc.stderr, re.M))
+        deps = [REPO / d for d in stages[name]["deps"]]
+        missing = []
+        for module in sorted(modules):
+            path = REPO / "src" / Path(*module.split("."))
+            files = [path / "__init__.py", path.with_suffix(".py")]
+            source = next(f for f in files if f.is_file())
+            if not any(source == d or d in source.parents for d in deps):
+                missing.append(str(source.relative_to(REPO)))
+        assert not missing, f"stage {name} runs code it does not list: {missing}"

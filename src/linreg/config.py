@@ -161,6 +161,7 @@ def check_fits(data: DataSpec | CsvSpec, settings: TrainSettings, backend: str) 
         check_trajectory_fits(settings.epochs, m, used)
 
 
+LOG_MODELS = ("best", "all", "none")  # tracking.log_models
 TRACKING_SCHEMES = (
     "sqlite:///",
     "http://",
@@ -175,7 +176,6 @@ TRACKING_SCHEMES = (
 def check_tracking(t) -> None:
     """What MLflow would refuse only when the first run starts."""
     from .record import NUMERIC
-    from .tracking.model import LOG_MODELS
 
     with naming("tracking."):
         if not t.experiment or not t.experiment.strip():

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 RESULT = "result.json"
+TRAJECTORY = "trajectory.parquet"  # a run's every epoch (MLflow's series may be a subset)
 MANIFEST = "sweep.json"  # a sweep folder's manifest (linreg.tracking.sweep writes it)
 STATUSES = ("ok", "diverged", "skipped", "failed")
 

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..record import RunRecord
+from ..record import TRAJECTORY, RunRecord
 from . import animation, insight
 from .figures import _figure, _figure_legend, _legend_above, _log_y, _save, styled
 from .lesson import behaviours
-from .run_folder import TRAJECTORY
 from .scaling import scaling
 
 

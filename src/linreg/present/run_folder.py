@@ -11,10 +11,9 @@ import numpy as np
 from ..config import RunConfig
 from ..core.data import Dataset
 from ..points import chosen_steps
-from ..record import jsonable
+from ..record import TRAJECTORY, jsonable
 from . import figures, graphs
 
-TRAJECTORY = "trajectory.parquet"  # a run's every epoch (MLflow's series may be a subset)
 CSV_EPOCHS = 100_000  # above, trajectory.parquet alone (a CSV of 10^6 rows takes seconds)
 FIGURE_POINTS = 2000  # per line of a run's figure
 

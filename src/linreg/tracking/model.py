@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 
-LOG_MODELS = ("best", "all", "none")  # tracking.log_models
 NAME = "model"  # the logged model's name: runs:/<run id>/model
 CODE = Path(__file__).with_name("linear_pyfunc.py")
 MODEL_ID_TAG = "linreg.model_id"  # on the run whose model it is
