@@ -22,6 +22,7 @@ from .core.datafiles import load_dataset
 from .core.errors import LinregError
 from .present import report
 from .present.comparison import load_trajectories, sweep_figures
+from .present.findings import backend_agreement
 from .present.summary import write_csv
 from .record import MANIFEST, best_runs, error_key, frame, read_manifest, records, write_atomic
 
@@ -38,7 +39,7 @@ def metrics(df, walkthrough_data: bool = False) -> dict:
     out: dict = {
         "n_runs": len(df),
         **{f"n_{k}": int(counts.get(k, 0)) for k in ("ok", "diverged", "skipped", "failed")},
-        "backend_agreement": _rounded(report.backend_agreement(df)),
+        "backend_agreement": _rounded(backend_agreement(df)),
     }
     best = best_runs(df, ["loss"])
     if len(best):

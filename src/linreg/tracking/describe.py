@@ -96,7 +96,7 @@ def sweep_note(recs: list[RunRecord]) -> str:
     """A sweep's description: the counts, the best run per loss and backend (the report's
     summary table), the findings the numbers support, then every run while the note stays
     within MLflow's 8,000 characters of a tag (the UI shows the run's name above it)."""
-    from ..present.report import _md_table, best_per_loss_and_backend, findings
+    from ..present.findings import _md_table, best_per_loss_and_backend, findings
     from ..record import BEST, counts, frame
 
     df = frame(recs)
