@@ -554,3 +554,22 @@ def test_each_stage_lists_the_code_it_runs(tmp_path):
             if not any(source == d or d in source.parents for d in deps):
                 missing.append(str(source.relative_to(REPO)))
         assert not missing, f"stage {name} runs code it does not list: {missing}"
+
+
+@pytest.mark.slow
+def test_dvc_repro_completes_when_every_run_is_skipped(tmp_path):
+    """A grid of cuda runs on a machine without cuda: every run is skipped with its reason, and
+    `dvc repro` itself exits 0 with every declared output written (the report saying why it is
+    empty)."""
+    from linreg.core.device import available_devices
+
+    if "cuda" in available_devices():
+        pytest.skip("this machine has cuda: the grid would train")
+    proj = make_project(tmp_path)
+    edit_params(proj, "grid", "device", ["cuda"])
+    edit_params(proj, "grid", "backend", ["torch", "numpy"])
+    ran = sh(proj, "dvc", "repro")  # asserts exit 0
+    assert "dvc · repro: 8 runs: 0 ok, 0 diverged, 8 skipped, 0 failed" in output(ran)
+    assert_clean(proj)
+    report = (proj / "results" / "report.md").read_text()
+    assert "device must be" in report
