@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -22,9 +23,16 @@ SMALL = ["backend=numpy", "train.epochs=50", "tracking.figures=false", "tracking
 def test_a_series_within_the_budget_is_logged_whole():
     values = np.linspace(1, 0, 1000)
     assert chosen_steps(values, 1000).tolist() == list(range(1000))
+    # a run of max_points epochs: its series holds one value more (the learned one), all kept
+    assert chosen_steps(np.linspace(1, 0, 1001), 1000).tolist() == list(range(1001))
 
 
-@pytest.mark.parametrize("n", [1001, 20_000, 1_000_001])
+def test_a_thinned_series_uses_most_of_its_budget():
+    smooth = np.exp(-np.arange(20_001) / 2000.0)
+    assert 0.6 * 1000 < len(chosen_steps(smooth, 1000)) <= 1000
+
+
+@pytest.mark.parametrize("n", [1002, 20_000, 1_000_001])
 @pytest.mark.parametrize("budget", [10, 320, 1000])
 def test_a_long_series_is_thinned_to_the_budget_keeping_its_ends(n, budget):
     values = np.exp(-np.arange(n) / (n / 10))
@@ -172,3 +180,27 @@ def test_a_trajectory_goes_to_original_units_row_by_row_at_once(walkthrough_data
     rows = np.array([data.to_original_units(t) for t in thetas])
     np.testing.assert_array_equal(data.to_original_units(thetas), rows)
     assert data.to_original_units(thetas[0]).shape == (2,)
+
+
+@pytest.mark.slow
+def test_a_reused_run_is_reused_again_from_the_run_that_trained(cli):
+    """Three times the same sweep: the third reuses the first (not the second, which holds only
+    its record), with every file; a run whose artifacts lost its trajectory trains anew."""
+    for sweep in ("a", "b", "c"):
+        proc = cli.train("-m", "train.lr=0.01,0.1", *SMALL, f"hydra.sweep.dir={sweep}")
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    first = pd.read_csv(cli.cwd / "a" / "summary.csv")
+    third = pd.read_csv(cli.cwd / "c" / "summary.csv")
+    assert third["reused_from"].tolist() == first["mlflow_run_id"].tolist()
+    for folder in third["run_folder"]:
+        for name in ("trajectory.parquet", "trajectory.csv", "evaluation.json"):
+            assert (cli.cwd / "c" / folder / name).is_file(), (folder, name)
+
+    [trained] = [r for r in cli.runs() if r.info.run_id == first["mlflow_run_id"].iloc[0]]
+    stored = Path(trained.info.artifact_uri.removeprefix("file://")) / "trajectory.parquet"
+    stored.unlink()  # its artifacts damaged: that run is not reused, the other one is
+    again = cli.train("-m", "train.lr=0.01,0.1", *SMALL, "hydra.sweep.dir=d")
+    assert again.returncode == 0, again.stdout + again.stderr
+    fourth = pd.read_csv(cli.cwd / "d" / "summary.csv")
+    assert pd.isna(fourth["reused_from"].iloc[0])
+    assert fourth["reused_from"].iloc[1] == first["mlflow_run_id"].iloc[1]

@@ -21,15 +21,27 @@ import numpy as np
 
 
 def chosen_steps(values: np.ndarray, max_points: int) -> np.ndarray:
-    """The sorted epochs (indices into ``values``) to log: all of them up to ``max_points``,
-    else at most ``max_points`` chosen as the module says."""
+    """The sorted epochs (indices into ``values``) to log: all of them for a run of at most
+    ``max_points`` epochs (its series has one value more: the learned one, after the last
+    epoch), else at most ``max_points`` chosen as the module says."""
     n = len(values)
-    if n <= max_points:
+    if n <= max_points + 1:
         return np.arange(n)
     head = np.unique(np.geomspace(1, n, max(max_points // 4, 2)).astype(np.int64) - 1)
-    buckets = max((max_points - len(head) - 1) // 3, 1)
-    edges = np.linspace(0, n, buckets + 1).astype(np.int64)
     finite = np.where(np.isfinite(values), values, np.nan)
+    room = max_points - len(head) - 1
+    buckets = max(room // 3, 1)
+    steps = _with_buckets(finite, head, buckets)
+    if len(steps) < 0.9 * max_points:  # a smooth series' extremes are its buckets' ends: more
+        wider = max(int(buckets * (room / max(len(steps) - len(head) - 1, 1))), buckets + 1)
+        more = _with_buckets(finite, head, min(wider, room))
+        steps = more if len(more) <= max_points else steps
+    return steps
+
+
+def _with_buckets(finite: np.ndarray, head: np.ndarray, buckets: int) -> np.ndarray:
+    n = len(finite)
+    edges = np.linspace(0, n, buckets + 1).astype(np.int64)
     picked = [head, edges[:-1], [n - 1]]
     for lo, hi in itertools.pairwise(edges):
         part = finite[lo:hi]

@@ -3,10 +3,11 @@
 A run is keyed by everything that decides its result: its config (every key but where it is
 recorded), the digest of its data and the version of linreg's code (a digest of the package's
 source files).  A finished run of the same store and experiment with the same key (``ok`` or
-``diverged``; never a failed, skipped or interrupted one) has its files copied from its MLflow
-artifacts into the new run's folder and its record taken over; the new MLflow run (a child of
-this sweep, so the sweep covers every run) says which run it reuses in ``linreg.reused_from`` and
-carries its final metrics; the per-epoch series stay on the run that trained.  Anything missing
+``diverged``; never a failed, skipped or interrupted one) has its files copied from the MLflow
+artifacts of the run that trained it (a reused run points there too) into the new run's folder
+and its record taken over; the new MLflow run (a child of this sweep, so the sweep covers every
+run) names that run in ``linreg.reused_from`` and carries its final metrics; the per-epoch
+series stay on the run that trained.  Anything missing
 (a store without the artifacts, an unreadable record) means the run trains as if new.
 """
 
@@ -20,11 +21,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .record import RESULT, RunRecord
+from .record import RESULT, TRAJECTORY, RunRecord
 
 KEY_TAG = "linreg.key"
 FROM_TAG = "linreg.reused_from"
 WHERE = ("tracking.experiment", "tracking.uri", "tracking.reuse", "tracking.objective")
+NEEDED = (TRAJECTORY, "evaluation.json")  # what a run's readers read from its folder
 KEPT_OUT = ("config.yaml", "config")  # the new run's own (Hydra's files, as this job composed)
 
 
@@ -58,7 +60,7 @@ def find(store, key: str) -> str | None:
     )
     for run in runs:
         if run.data.tags.get("status") in ("ok", "diverged"):
-            return run.info.run_id
+            return run.data.tags.get(FROM_TAG) or run.info.run_id  # the run that trained
     return None
 
 
@@ -80,6 +82,8 @@ def adopt(store, key: str, out: Path) -> RunRecord | None:
             )
             rec = RunRecord.read(got)
         except Exception:  # no artifacts there (a store moved, mlruns/ removed): train anew
+            return None
+        if not all((got / name).is_file() for name in NEEDED):  # some were removed: train anew
             return None
         for item in got.iterdir():
             if item.name in KEPT_OUT:

@@ -110,6 +110,10 @@ def execute(run: RunConfig, place: Place) -> RunRecord:
         if earlier is not None:  # the same config, data and code finished before: its result
             status, rec = earlier.status, reused(earlier, rec)
             store.log_metrics(run_id, rec.metrics())
+            if run.tracking.log_models == "all" and status == "ok":  # as a run that trains
+                from .tracking.model import log_model
+
+                log_model(store, run_id, rec, data)
             rec.status = status  # only now: everything about the run is recorded
             return rec
         traj = fit(data.X, data.y, data.theta0, run.settings, run.backend)

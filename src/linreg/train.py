@@ -151,8 +151,11 @@ def main(argv: list[str] | None = None) -> int:
         try:
             train()
         except Exception as err:  # the launcher lost a worker: the rest of the sweep goes on
-            if len(sweep.OPENED) == opened:
-                print(f"error: the sweep did not start: {err}", file=sys.stderr)
+            if len(sweep.OPENED) == opened:  # the cause is why the parent run did not open
+                why = sweep.NOT_OPENED[-1] if sweep.NOT_OPENED else err
+                first = str(why).splitlines()[0] if str(why) else ""
+                print(f"error: the sweep did not start: {type(why).__name__}: {first}",
+                      file=sys.stderr)  # fmt: skip
             else:
                 _resume(sweep.OPENED[-1], argv, err)
         stop = signals.received()

@@ -31,6 +31,7 @@ NAMED = {"backend", "loss", "train.lr", "train.epochs", "device"}  # always in a
 log = logging.getLogger("linreg")
 OPENED: list[Path] = []  # the sweep folders opened in this process, for linreg.train
 RESUMING: list[Path] = []  # a sweep launched again into its folder (linreg.resume)
+NOT_OPENED: list[Exception] = []  # why on_multirun_start could not open a sweep
 GONE = "**interrupted**: its process ended before the run did (a signal, a killed worker)."
 
 
@@ -40,7 +41,11 @@ class SweepCallback(Callback):
             import optuna  # its own INFO lines (a study created...) stay out of the terminal
 
             optuna.logging.set_verbosity(optuna.logging.WARNING)
-        open_sweep(config)
+        try:
+            open_sweep(config)
+        except Exception as err:  # Hydra makes it a warning: linreg.train names it instead
+            NOT_OPENED.append(err)
+            raise
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         if not RESUMING:  # a pass of a resumed sweep: linreg.train closes it after the last
