@@ -24,7 +24,7 @@ from .core.errors import LinregError, check_choice, check_number
 from .core.losses import Loss
 from .core.optim import TrainSettings
 from .core.resources import check_data_fits, check_trajectory_fits
-from .schema import SECTIONS, LinregConf, schema_keys  # noqa: F401 (the schema, re-exported)
+from .schema import SECTIONS, LinregConf, TrackingConf, schema_keys  # noqa: F401 (re-exported)
 
 
 def conf_dir() -> Path:
@@ -44,16 +44,7 @@ GROUPS = ("data", "loss", "backend", "device")
 
 
 # --- the typed run -----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Tracking:
-    experiment: str
-    uri: str | None
-    figures: bool
-    graph: bool
-    objective: str | None
-    log_models: str  # best | all | none
-    max_points: int
-    reuse: bool
+Tracking = TrackingConf  # where a run is recorded: the schema's own section, as typed
 
 
 @dataclass(frozen=True)
@@ -132,16 +123,7 @@ def run_config(cfg: DictConfig) -> RunConfig:
         data_dir=cfg.data.dir,
         settings=settings,
         backend=cfg.backend.name,
-        tracking=Tracking(
-            t.experiment,
-            t.uri,
-            t.figures,
-            t.graph,
-            t.objective,
-            t.log_models,
-            t.max_points,
-            t.reuse,
-        ),
+        tracking=OmegaConf.to_object(t),
         params=flat_params(cfg),
     )
 
