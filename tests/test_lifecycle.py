@@ -177,6 +177,7 @@ def kill_workers_of(cwd: Path, folder_prefix: str, times: int, main_pid: int) ->
     from mlflow.tracking import MlflowClient
 
     client, killed = MlflowClient(f"sqlite:///{cwd / 'mlflow.db'}"), []
+    client.search_experiments()  # the client warm: each poll below is one query
     deadline = time.monotonic() + 120
     while len(killed) < times and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -200,8 +201,14 @@ def test_a_killed_worker_costs_at_most_its_own_run(tmp_path, times):
     """A joblib worker SIGKILLed while it trains run 1 breaks loky's whole pool.  The sweep goes
     on: the runs in flight run again one at a time, then the rest.  Killed once, run 1 finishes
     on its second try; killed on each try, run 1 alone is failed, with the reason."""
+    from mlflow.tracking import MlflowClient
+
+    # The store is made first, so the poller's first query is not the store's slow creation; and
+    # each run trains for seconds (300,000 epochs), so a poller starved of CPU on a busy machine
+    # still finds run 1 training (100,000 epochs, under 3 s in all, were missed once in CI).
+    MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}").search_experiments()
     proc = start(tmp_path, "-m", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
-                 "train.lr=0.01,0.02,0.03,0.04", "backend=numpy", "train.epochs=100000",
+                 "train.lr=0.01,0.02,0.03,0.04", "backend=numpy", "train.epochs=300000",
                  "tracking.figures=false", "tracking.graph=false",
                  "hydra.sweep.dir=sw")  # fmt: skip
     try:
