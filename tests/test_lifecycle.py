@@ -33,15 +33,30 @@ def start(cwd: Path, *args: str) -> subprocess.Popen:
     )
 
 
-def wait_for_first_run(cwd: Path, sweep: str, timeout: float = 60) -> None:
-    """Until the sweep's first run is training (its folder and MLflow run exist)."""
-    deadline = time.monotonic() + timeout
+def wait_for_run(proc: subprocess.Popen, cwd: Path, sweep: str, folder_prefix: str = "0-",
+                 timeout: float = 180) -> None:  # fmt: skip
+    """Until the sweep's run in the folder starting with ``folder_prefix`` is training: its MLflow
+    run RUNNING with its params logged, so the run holds its run id and a signal from now on is
+    recorded against it.  Read from the store, not guessed from a folder and a sleep (a run
+    whose MLflow run was not created yet has nothing to end KILLED).  The deadline only bounds
+    a hang; ``proc`` ending first fails at once."""
+    from mlflow.tracking import MlflowClient
+
+    deadline, client, exp = time.monotonic() + timeout, None, None
+    query = f"tags.`linreg.folder` LIKE '{folder_prefix}%' and attributes.status = 'RUNNING'"
     while time.monotonic() < deadline:
-        if list((cwd / sweep).glob("0-*/.hydra/config.yaml")):
-            time.sleep(1.0)  # into the run: the store opened, the run RUNNING
+        if proc.poll() is not None:
+            out, err = proc.communicate()
+            raise AssertionError(f"the sweep ended (exit {proc.returncode}) first:\n{out}{err}")
+        if client is None and (cwd / sweep / "sweep.json").exists():  # the store is made
+            client = MlflowClient(f"sqlite:///{cwd / 'mlflow.db'}")
+            exp = client.get_experiment_by_name("linreg")
+        if client is not None and any(
+            run.data.params for run in client.search_runs([exp.experiment_id], query)
+        ):
             return
         time.sleep(0.1)
-    raise AssertionError("the sweep's first run never started")
+    raise AssertionError(f"the sweep's run {folder_prefix}* never started training")
 
 
 def statuses(cwd: Path) -> list[str]:
@@ -52,7 +67,7 @@ def statuses(cwd: Path) -> list[str]:
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_a_signal_ends_the_sweep_cleanly(tmp_path, signum, code):
     proc = start(tmp_path, "-m", "train.lr=0.01,0.02,0.03", *LONG, "hydra.sweep.dir=sw")
-    wait_for_first_run(tmp_path, "sw")
+    wait_for_run(proc, tmp_path, "sw")
     proc.send_signal(signum)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == code, out + err
@@ -75,7 +90,7 @@ def test_a_signal_ends_the_sweep_cleanly(tmp_path, signum, code):
 @pytest.mark.slow
 def test_a_killed_sweeps_runs_are_ended_by_the_next_sweep(tmp_path):
     proc = start(tmp_path, "-m", "train.lr=0.01,0.02", *LONG, "hydra.sweep.dir=killed")
-    wait_for_first_run(tmp_path, "killed")
+    wait_for_run(proc, tmp_path, "killed")
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=60)
     assert "RUNNING" in statuses(tmp_path)  # nothing could end them: the process is gone
@@ -96,6 +111,7 @@ def test_a_second_signal_ends_the_process_at_once(tmp_path):
         "import os, signal, time\n"
         "from linreg import signals\n"
         "signals.install()\n"
+        "print('ready', flush=True)\n"
         "try:\n"
         "    time.sleep(30)\n"
         "except signals.Interrupted:\n"
@@ -105,9 +121,10 @@ def test_a_second_signal_ends_the_process_at_once(tmp_path):
         "    print('never here')\n"
     )
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-    time.sleep(2)
+    # the handlers are installed once it says so (a fixed sleep could signal a slow start first)
+    assert proc.stdout.readline() == "ready\n"
     proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=20)
+    out, _ = proc.communicate(timeout=50)
     assert out == "cleaning up\n"
     assert proc.returncode == 130  # the first signal's status, without waiting
 
@@ -300,10 +317,7 @@ def test_evaluate_reads_a_sweep_that_was_interrupted(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 120
-    while not list((tmp_path / "runs").glob("1-*/config.yaml")) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    time.sleep(0.5)
+    wait_for_run(proc, tmp_path, "runs", "1-")  # the second run training, the first done
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 143, out + err
