@@ -53,7 +53,7 @@ with tempfile.TemporaryDirectory() as tmp:
     run = store.start_run("points")
     import numpy as np
     t = time.perf_counter()
-    store.log_steps(run, {"loss": (np.arange(4000), np.linspace(1, 0, 4000))})
+    store.log(run, series={"loss": (np.arange(4000), np.linspace(1, 0, 4000))})
     points = (time.perf_counter() - t) / 4
 with initialize_config_dir(str(CONF_DIR), version_base="1.3"):
     compose("config", return_hydra_config=True)

@@ -548,6 +548,12 @@ def has_optuna() -> bool:
 OPTUNA = pytest.mark.skipif(not has_optuna(), reason="hydra-optuna-sweeper is not installed")
 
 BAD_COMMAND_LINES = [
+    pytest.param(
+        ["-m", "tracking.reuse=true,2"], r"tracking\.reuse must be true or false, got 2$", id="bool"
+    ),
+    pytest.param(
+        ["train.fit_intercept=0"], r"train\.fit_intercept must be true or false, got 0$", id="0"
+    ),
     pytest.param(["-m", "train.lr=0.1,-1"], r"train\.lr must be a number > 0, got -1", id="lr"),
     pytest.param(["-m", "train.lr=-1,0.1"], r"train\.lr must be a number > 0", id="lr-first"),
     pytest.param(

@@ -140,3 +140,40 @@ def test_a_sweeps_runs_carry_grouped_metrics_standard_tags_and_notes(multirun): 
         assert "loss.delta" not in r.data.params and "data.dir" not in r.data.params
         assert not [k for k in r.data.params if k.startswith("data.") and k[5:] in
                     ("path", "target", "features", "standardize", "test_fraction")]  # fmt: skip
+
+
+def test_a_runs_values_go_in_the_fewest_batches_mlflow_takes(tmp_path):
+    """Params, tags, finals and series share log_batch calls (1,000 values a call, at most 100
+    params and 100 tags among them); nothing is lost, non-finite values are left out."""
+    import numpy as np
+
+    from linreg.tracking.store import Store
+
+    store = Store(f"sqlite:///{tmp_path / 'm.db'}", "batches")
+    run_id = store.start_run("r")
+    calls, real = [], store.client.log_batch
+    store.client.log_batch = lambda *a, **k: calls.append(k) or real(*a, **k)
+    loss = np.linspace(2.0, 1.0, 2400)
+    loss[7] = np.inf
+    store.log(
+        run_id,
+        params={f"p{i}": i for i in range(150)},
+        tags={f"t{i}": i for i in range(120)},
+        metrics={"final/a": 1.5, "final/b": float("nan"), "final/c": None},
+        series={"epoch/loss": (np.arange(2400), loss)},
+    )
+    # 150 params + 120 tags + 2,400 values: 3 calls (the params alone need 2)
+    assert [(len(k["params"]), len(k["tags"]), len(k["metrics"])) for k in calls] == [
+        (100, 100, 800),
+        (50, 20, 930),
+        (0, 0, 670),
+    ]
+    run = store.client.get_run(run_id)
+    assert run.data.params == {f"p{i}": str(i) for i in range(150)}
+    assert {k: v for k, v in run.data.tags.items() if k.startswith("t")} == {
+        f"t{i}": str(i) for i in range(120)
+    }
+    assert run.data.metrics["final/a"] == 1.5 and "final/b" not in run.data.metrics
+    history = store.client.get_metric_history(run_id, "epoch/loss")
+    assert sorted(m.step for m in history) == [s for s in range(2400) if s != 7]
+    assert sorted(m.value for m in history)[-1] == loss[0]

@@ -23,7 +23,7 @@ import pandas as pd
 import pytest
 
 from conftest import Cli, split_runs
-from linreg import record
+from linreg import record, sweep_folder
 from linreg.core.device import available_devices
 from linreg.record import RunRecord, metric_name, series_name
 
@@ -77,7 +77,7 @@ def counts_line(stdout: str) -> str:
 
 def by_folder(sweep_dir: Path) -> dict[str, RunRecord]:
     """Each run's record by its folder name without the job number ('numpy-mse-lr=..-cpu')."""
-    recs = record.records(sweep_dir)
+    recs = sweep_folder.records(sweep_dir)
     out = {r.run_folder.split("-", 1)[1]: r for r in recs}
     assert len(out) == len(recs), [r.run_folder for r in recs]
     return out
@@ -304,7 +304,7 @@ def sweep4(once):
 def test_the_record_drives_summary_metrics_and_result_json(sweep4, tmp_path):
     cli, _ = sweep4
     sweep_dir = the_sweep_dir(cli.cwd)
-    recs = record.records(sweep_dir)
+    recs = sweep_folder.records(sweep_dir)
     assert len(recs) == 4 and {r.status for r in recs} == {"ok"}
     m = max(len(r.weights) for r in recs)
     assert m == 1
@@ -372,7 +372,7 @@ def test_terminal_is_one_short_line_per_run_then_the_counts(sweep4):
     assert not [ln for ln in lines if " INFO " in ln], text  # no library INFO lines
 
     sweep_dir = the_sweep_dir(cli.cwd)
-    recs = record.records(sweep_dir)
+    recs = sweep_folder.records(sweep_dir)
     progress = [ln for ln in lines if PROGRESS.match(ln)]
     assert len(progress) == 4, text
     for rec in recs:  # one line per run, naming it, with its status
@@ -519,7 +519,7 @@ def assert_failed_by_the_data(cli, proc, sweep_dir, failing: dict, reason: str) 
     """The run whose name has every part of ``failing`` failed with a one-line ``reason``
     (regex), the others ended ok; MLflow agrees; the command exits 1."""
     assert_ran(proc, code=1)
-    recs = record.records(sweep_dir)
+    recs = sweep_folder.records(sweep_dir)
     parts = {f"{k}={v}" for k, v in failing.items()}
     bad = [r for r in recs if parts <= set(r.run_name.split(" · "))]
     assert len(bad) == 1, [r.run_name for r in recs]
@@ -598,7 +598,7 @@ def grid_config(cli, grid: dict[str, str]) -> list[str]:
 
 def assert_lr_grid_ran(cli, proc) -> None:
     assert_ran(proc)
-    recs = record.records(cli.cwd / "sweep")
+    recs = sweep_folder.records(cli.cwd / "sweep")
     assert sorted(r.lr for r in recs) == [0.01, 0.1] and {r.status for r in recs} == {"ok"}
     assert counts_line(proc.stdout) == "sweep: 2 runs: 2 ok, 0 diverged, 0 skipped, 0 failed"
     parents, children = split_runs(cli.runs())

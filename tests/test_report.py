@@ -18,7 +18,8 @@ from conftest import VENV_BIN, Cli, clean_env, store_runs
 from linreg.core import DataSpec, Loss, generate
 from linreg.present import graphs, report
 from linreg.present.comparison import sweep_figures
-from linreg.record import BEST, RunRecord, best_runs, frame, records
+from linreg.record import BEST, RunRecord, best_runs, frame
+from linreg.sweep_folder import records
 
 pytestmark = pytest.mark.slow
 

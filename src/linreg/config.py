@@ -24,7 +24,7 @@ from .core.errors import LinregError, check_choice, check_number
 from .core.losses import Loss
 from .core.optim import TrainSettings
 from .core.resources import check_data_fits, check_trajectory_fits
-from .schema import SECTIONS, LinregConf, TrackingConf, schema_keys  # noqa: F401 (re-exported)
+from .schema import SECTIONS, LinregConf, TrackingConf, check_bools, schema_keys  # noqa: F401
 
 
 def conf_dir() -> Path:
@@ -89,6 +89,7 @@ def typed(cfg: DictConfig) -> DictConfig:
     """``cfg`` checked against the schema: unknown keys and wrong types raise OmegaConf's errors
     (:func:`linreg.checks.explain` turns them into one line)."""
     body = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
+    check_bools(body)
     return OmegaConf.merge(OmegaConf.structured(LinregConf), body)
 
 

@@ -24,7 +24,8 @@ from .present import report
 from .present.comparison import load_trajectories, sweep_figures
 from .present.findings import backend_agreement
 from .present.summary import write_csv
-from .record import MANIFEST, best_runs, error_key, frame, read_manifest, records, write_atomic
+from .record import MANIFEST, best_runs, error_key, frame, write_atomic
+from .sweep_folder import read_manifest, records
 
 RUNS_DIR, DATA_DIR, RESULTS_DIR = "runs", "data", "results"  # the stages' folders (dvc.yaml)
 
@@ -207,7 +208,7 @@ def _attach(manifest: dict, results_dir: Path, m: dict) -> None:
         store.log_artifact(parent, results_dir / name, "evaluation")
     store.log_artifacts(parent, results_dir / "figures", "evaluation/figures")
     flat = {k: v for k, v in m.items() if isinstance(v, int | float) and not isinstance(v, bool)}
-    store.log_metrics(parent, {f"evaluate/{k}": v for k, v in flat.items()})  # its own section
+    store.log(parent, metrics={f"evaluate/{k}": v for k, v in flat.items()})  # its own section
 
 
 def main(argv: list[str] | None = None) -> int:

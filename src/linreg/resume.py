@@ -25,7 +25,8 @@ import warnings
 from pathlib import Path
 
 from . import signals
-from .record import MANIFEST, RESULT, RunRecord, interrupted, read_manifest, write_atomic
+from .record import MANIFEST, RESULT, RunRecord, write_atomic
+from .sweep_folder import interrupted, read_manifest
 
 log = logging.getLogger("linreg")
 STARTED = "config.yaml"  # a job that began to run saved its config (.hydra/ alone: never began)
@@ -100,7 +101,7 @@ def resume(sweep_dir: Path, launch, why: BaseException) -> None:
                 isolated.add(num)
                 _run_pass(sweep_dir, [num], launch)
                 if num not in _state(sweep_dir)[0]:
-                    _record_lost(sweep_dir, num)
+                    _record_lost(sweep_dir, num, n_runs)
                 else:
                     log.warning("note: run %d was run again alone and ended", num + 1)
                 continue
@@ -122,7 +123,7 @@ def _run_pass(sweep_dir: Path, only: list[int] | None, launch) -> None:
     signals.check()
 
 
-def _record_lost(sweep_dir: Path, num: int) -> None:
+def _record_lost(sweep_dir: Path, num: int, n_runs: int) -> None:
     """The run whose worker died twice, the second time alone: failed, with the reason, in its
     folder and in MLflow (its runs, which the reaper ended KILLED, become FAILED)."""
     folder = _folders(sweep_dir)[num]
@@ -143,10 +144,11 @@ def _record_lost(sweep_dir: Path, num: int) -> None:
             f"and tags.`linreg.folder` = '{folder.name}'",
         ):
             tags = {"status": "failed", "reason": rec.reason, NOTE: run_note(rec)}
-            store.set_tags(run.info.run_id, tags)
+            store.log(run.info.run_id, tags=tags)
             store.client.set_terminated(run.info.run_id, "FAILED")
             rec.mlflow_run_id = rec.mlflow_run_id or run.info.run_id
     except Exception as err:  # the folder's record is what counts; MLflow is told if it answers
         log.warning("note: could not mark run %d failed in MLflow: %s", num + 1, err)
     rec.write(folder)
-    log.warning("failed   %s  %s", rec.run_name, rec.reason)
+    width = len(str(n_runs))  # the progress line of a run that ended (linreg.runner)
+    log.warning("[%*d/%d] failed   %s  %s", width, num + 1, n_runs, rec.run_name, rec.reason)

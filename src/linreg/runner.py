@@ -94,7 +94,7 @@ def execute(run: RunConfig, place: Place) -> RunRecord:
         tags = {**run_tags(run), "linreg.folder": out.name}
         run_id = store.start_run(place.name, place.parent_run_id, tags=tags)
         rec.mlflow_run_id = run_id
-        store.log_params(run_id, applicable_params(run))
+        store.log(run_id, params=applicable_params(run))
         data = load_data(run)
         rec.data_digest = data.digest
         rec.theta_true = None if data.theta_true is None else data.theta_true.tolist()
@@ -109,7 +109,7 @@ def execute(run: RunConfig, place: Place) -> RunRecord:
         earlier = adopt(store, key, out) if run.tracking.reuse else None
         if earlier is not None:  # the same config, data and code finished before: its result
             status, rec = earlier.status, reused(earlier, rec)
-            store.log_metrics(run_id, rec.metrics())
+            store.log(run_id, metrics=rec.metrics())
             if run.tracking.log_models == "all" and status == "ok":  # as a run that trains
                 from .tracking.model import log_model
 
@@ -201,7 +201,6 @@ def _close(store, run_id: str, rec: RunRecord, status=None, key=None) -> None:
     """The run's last words in MLflow: its time, status, reason, key (and, once it trained and
     is recorded, its record as an artifact, which a later run with its key reuses)."""
     try:
-        store.log_metrics(run_id, {metric_name("job_s"): rec.job_s})
         tags = {"status": "interrupted" if status == "KILLED" else rec.status, NOTE: run_note(rec)}
         if rec.reason:
             tags["reason"] = rec.reason[:5000]
@@ -209,7 +208,7 @@ def _close(store, run_id: str, rec: RunRecord, status=None, key=None) -> None:
             tags[KEY_TAG] = key
         if rec.reused_from:
             tags[FROM_TAG] = rec.reused_from
-        store.set_tags(run_id, tags)
+        store.log(run_id, metrics={metric_name("job_s"): rec.job_s}, tags=tags)  # one call
         if rec.finished and status is None:
             with tempfile.TemporaryDirectory() as tmp:
                 store.log_artifact(run_id, rec.write(Path(tmp)))

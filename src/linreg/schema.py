@@ -6,6 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+from omegaconf import DictConfig, OmegaConf
+
+from .core.errors import LinregError
+
 
 @dataclass
 class DataConf:
@@ -92,3 +96,25 @@ def schema_keys(section: str = "") -> list[str]:
     """The keys of a section of the schema ("" for the top level)."""
     node = SECTIONS.get(section) if section else LinregConf
     return sorted(f.name for f in fields(node)) if node else []
+
+
+_BOOL_WORDS = ("true", "false", "yes", "no", "on", "off")  # YAML's booleans, in any case
+
+
+def check_bools(body: DictConfig) -> None:
+    """A boolean key takes true or false (or YAML's yes/no/on/off): OmegaConf would also take any
+    integer, so that ``tracking.reuse=2`` meant true."""
+    for section, node in SECTIONS.items():
+        given = body.get(section)
+        if not isinstance(given, DictConfig):
+            continue
+        values = OmegaConf.to_container(given, resolve=False)
+        for f in fields(node):
+            value = values.get(f.name, True)
+            if f.type != "bool" or isinstance(value, bool):
+                continue
+            if isinstance(value, str) and (value.lower() in _BOOL_WORDS or "${" in value):
+                continue  # an interpolation is checked once resolved
+            if value == "???":  # unset: named by run_config
+                continue
+            raise LinregError(f"{section}.{f.name}", "true or false", value)

@@ -37,7 +37,7 @@ def train(cfg: DictConfig) -> RunRecord | float | None:
 
     from .resume import job_pass
     from .runner import Place, execute
-    from .tracking.sweep import read_manifest
+    from .sweep_folder import read_manifest
 
     signals.check()  # no job starts after a signal
     hc = HydraConfig.get()

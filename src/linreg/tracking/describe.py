@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import functools
 import getpass
+import os
+import subprocess
 
 from ..config import RunConfig
 from ..record import RunRecord
-from .store import dvc_experiment, git_commit
+from .store import project_root
 
 NOTE = "mlflow.note.content"  # the run's Description in MLflow's UI (markdown)
 SOURCE = "linreg.train"  # every job runs in it: `linreg`, `python -m linreg.train`, DVC's stage
@@ -116,3 +118,23 @@ def sweep_note(recs: list[RunRecord]) -> str:
         return note
     cut = "\n\n… (the rest is in report.html, under Artifacts)"  # findings of a very long sweep
     return note[: note.rfind("\n", 0, MAX_NOTE - len(cut))] + cut
+
+
+@functools.lru_cache(maxsize=1)
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=project_root(),
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def dvc_experiment() -> str | None:
+    """The DVC experiment's name while ``dvc exp run`` runs this stage."""
+    return os.environ.get("DVC_EXP_NAME") or None

@@ -56,7 +56,7 @@ def register_best(store, sweep_dir: Path, manifest: dict, recs: list[RunRecord])
         store.client.set_tag(rec.mlflow_run_id, "linreg.registered", f"{name}/{version.version}")
         done.append(f"{name}/{version.version}")
     if done:
-        store.set_tags(parent, {"linreg.registered": ", ".join(done)})
+        store.log(parent, tags={"linreg.registered": ", ".join(done)})
     return done
 
 

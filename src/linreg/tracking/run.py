@@ -63,9 +63,9 @@ def log_run(store, run_id, run: RunConfig, data: Dataset, traj, rec, out: Path, 
     """Metrics, series, artifacts and dataset of a trained run (``job_s`` comes at its end)."""
     series = step_series(traj, data, rec)
     finals = {k: v for k, v in rec.metrics().items() if k != metric_name("job_s")}
-    store.log_metrics(run_id, finals)
     thinned = thin(series, run.tracking.max_points)
-    store.log_steps(run_id, {series_name(k): v for k, v in thinned.items()})
+    series = {series_name(k): v for k, v in thinned.items()}
+    store.log(run_id, metrics=finals, series=series)  # in one stream of 1,000-value batches
     if (out / "config.yaml").is_file():  # the resolved config, as the run used it
         files = [*files, out / "config.yaml"]
     for f in files:

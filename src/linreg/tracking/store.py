@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-import subprocess
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -31,8 +30,8 @@ os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
 # nor its progress bars (saving a model copies its theta.json "downloading artifacts")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
-MAX_METRICS_PER_BATCH = 1000  # MLflow's limit for one log_batch
-MAX_PARAMS_PER_BATCH = 100
+MAX_VALUES_PER_BATCH = 1000  # MLflow's limits for one log_batch: metrics, params and tags in all
+MAX_PARAMS_PER_BATCH = MAX_TAGS_PER_BATCH = 100
 CREATE_EXPERIMENT_TRIES = 5
 
 
@@ -146,54 +145,47 @@ class Store:
     def end_run(self, run_id: str, status: str = "FINISHED") -> None:
         self.client.set_terminated(run_id, status=status)
 
-    def set_tags(self, run_id: str, tags: Mapping) -> None:
-        from mlflow.entities import RunTag
+    def log(
+        self,
+        run_id: str,
+        *,
+        params: Mapping | None = None,
+        tags: Mapping | None = None,
+        metrics: Mapping | None = None,
+        series: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
+    ) -> None:
+        """Params, tags, final metrics (step 0) and per-epoch series (``name -> (steps,
+        values)``) of one run in as few ``log_batch`` calls as MLflow takes: 1,000 values a call,
+        100 params and 100 tags among them.  None and non-finite values are left out."""
+        from mlflow.entities import Metric, Param, RunTag
 
-        self.client.log_batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
-
-    def log_params(self, run_id: str, params: Mapping) -> None:
-        from mlflow.entities import Param
-
-        items = [Param(k, str(v)[:6000]) for k, v in params.items()]
-        for i in range(0, len(items), MAX_PARAMS_PER_BATCH):
-            self.client.log_batch(run_id, params=items[i : i + MAX_PARAMS_PER_BATCH])
-
-    def log_metrics(self, run_id: str, metrics: Mapping, step: int = 0) -> None:
-        """Final (scalar) metrics; None and non-finite values are left out."""
-        from mlflow.entities import Metric
+        from .. import signals
 
         now = int(time.time() * 1000)
-        items = [
-            Metric(k, float(v), now, step)
-            for k, v in metrics.items()
+        params_ = [Param(k, str(v)[:6000]) for k, v in (params or {}).items()]
+        tags_ = [RunTag(k, str(v)) for k, v in (tags or {}).items()]
+        values = [
+            Metric(k, float(v), now, 0)
+            for k, v in (metrics or {}).items()
             if v is not None and np.isfinite(v)
         ]
-        self._log_metric_items(run_id, items)
-
-    def log_steps(self, run_id: str, series: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> None:
-        """Per-epoch series, ``name -> (steps, values)``, in batches of 1,000 points (never per
-        point); non-finite values are left out."""
-        from mlflow.entities import Metric
-
-        now = int(time.time() * 1000)
-        items = []
-        for key, (steps, values) in series.items():
-            vals = np.asarray(values, dtype=np.float64)
+        for key, (steps, points) in (series or {}).items():
+            vals = np.asarray(points, dtype=np.float64)
             keep = np.isfinite(vals)
-            items.extend(
+            values.extend(
                 Metric(key, v, now, step)
                 for step, v in zip(
                     np.asarray(steps)[keep].tolist(), vals[keep].tolist(), strict=True
                 )
             )
-        self._log_metric_items(run_id, items)
-
-    def _log_metric_items(self, run_id, items) -> None:
-        from .. import signals
-
-        for i in range(0, len(items), MAX_METRICS_PER_BATCH):
-            signals.check()  # a signal a finaliser swallowed: stop within a batch, not a run
-            self.client.log_batch(run_id, metrics=items[i : i + MAX_METRICS_PER_BATCH])
+        while params_ or tags_ or values:
+            p, params_ = params_[:MAX_PARAMS_PER_BATCH], params_[MAX_PARAMS_PER_BATCH:]
+            t, tags_ = tags_[:MAX_TAGS_PER_BATCH], tags_[MAX_TAGS_PER_BATCH:]
+            room = MAX_VALUES_PER_BATCH - len(p) - len(t)
+            m, values = values[:room], values[room:]
+            if m:
+                signals.check()  # a signal a finaliser swallowed: stop within a run's values
+            self.client.log_batch(run_id, metrics=m, params=p, tags=t)
 
     def log_artifacts(self, run_id: str, folder: str | Path, artifact_path: str | None = None):
         self.client.log_artifacts(run_id, str(folder), artifact_path)
@@ -234,26 +226,6 @@ class Store:
 @functools.lru_cache(maxsize=8)
 def open_store(uri: str, experiment: str) -> Store:
     return Store(uri, experiment)
-
-
-@functools.lru_cache(maxsize=1)
-def git_commit() -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=project_root(),
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
-
-
-def dvc_experiment() -> str | None:
-    """The DVC experiment's name while ``dvc exp run`` runs this stage."""
-    return os.environ.get("DVC_EXP_NAME") or None
 
 
 def redact(uri: str) -> str:

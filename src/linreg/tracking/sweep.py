@@ -21,11 +21,12 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from ..record import MANIFEST, RESULT, counts, read_manifest, records, sweep_metrics, write_atomic
-from .describe import NOTE, source_tags, sweep_note
+from ..record import MANIFEST, RESULT, counts, sweep_metrics, write_atomic
+from ..sweep_folder import read_manifest, records
+from .describe import NOTE, dvc_experiment, source_tags, sweep_note
 from .registry import register_best
 from .run import process_tags
-from .store import dvc_experiment, open_store, redact, resolve_uri, unredact
+from .store import open_store, redact, resolve_uri, unredact
 
 NAMED = {"backend", "loss", "train.lr", "train.epochs", "device"}  # always in a run's name
 log = logging.getLogger("linreg")
@@ -59,7 +60,7 @@ def end_dead_children(store, parent: str) -> None:
         [store.experiment_id],
         f"tags.mlflow.parentRunId = '{parent}' and attributes.status = 'RUNNING'",
     ):
-        store.set_tags(run.info.run_id, {"status": "interrupted", NOTE: GONE})
+        store.log(run.info.run_id, tags={"status": "interrupted", NOTE: GONE})
         store.end_run(run.info.run_id, "KILLED")
 
 
@@ -72,7 +73,7 @@ def reap_orphans(store) -> int:
     ):
         pid = int(run.data.tags.get("linreg.pid", "0") or 0)
         if pid and not _alive(pid):
-            store.set_tags(run.info.run_id, {"status": "interrupted", NOTE: GONE})
+            store.log(run.info.run_id, tags={"status": "interrupted", NOTE: GONE})
             store.end_run(run.info.run_id, "KILLED")
             ended += 1
     if ended:
@@ -137,7 +138,7 @@ def open_sweep(config: DictConfig) -> dict:
         },
     )
     overrides = list(config.hydra.overrides.task)
-    store.log_params(parent, {"overrides": " ".join(overrides) or "(none)", "n_runs": n_runs})
+    store.log(parent, params={"overrides": " ".join(overrides) or "(none)", "n_runs": n_runs})
     manifest = {
         "sweep_name": name,
         "parent_run_id": parent,
@@ -202,8 +203,7 @@ def close(sweep_dir: Path, interrupted: str | None = None) -> int:
         end_dead_children(store, parent)
         for path in table:
             store.log_artifact(parent, path, None if path.suffix == ".csv" else "figures")
-        store.log_metrics(parent, sweep_metrics(c))
-        store.set_tags(parent, {"status": status, NOTE: sweep_note(recs)})
+        store.log(parent, metrics=sweep_metrics(c), tags={"status": status, NOTE: sweep_note(recs)})
         if manifest.get("log_models", "best") != "none" and not interrupted:
             models = register_best(store, sweep_dir, manifest, recs)
         store.client.update_run(parent, name=f"{manifest['sweep_name']} · {len(recs)} runs")
