@@ -392,11 +392,14 @@ def test_dvc_experiments_in_the_workspace(tmp_path):
 
 
 # --- the experiment queue -------------------------------------------------------------------------
-def queue_done(proj: Path, timeout: float = 240) -> str:
+def queue_done(proj: Path, names, timeout: float = 300) -> str:
+    """``dvc queue status`` once every experiment in ``names`` has ended (Success or Failed).
+    Waiting for no Queued or Running line instead is a race: the status lists the running tasks
+    before the queued ones, so a task a worker takes in between is in neither list."""
     deadline = time.monotonic() + timeout
     while True:
         out = sh(proj, "dvc", "queue", "status").stdout
-        if not re.search(r"\b(Queued|Running)\b", out):
+        if all(re.search(rf"\b{re.escape(name)}\s.*\b(Success|Failed)\b", out) for name in names):
             return out
         assert time.monotonic() < deadline, f"the queue did not finish:\n{out}"
         time.sleep(2)
@@ -424,7 +427,7 @@ def test_queued_experiments_record_in_the_projects_store(tmp_path):
     names = queue_two(proj)
     try:
         sh(proj, "dvc", "queue", "start", "-j", "1")
-        done = queue_done(proj)
+        done = queue_done(proj, names)
     finally:
         sh(proj, "dvc", "queue", "stop", check=False, timeout=60)
     for name in names:
@@ -496,7 +499,7 @@ def test_two_queue_workers_create_a_missing_store_together(tmp_path):
     assert not db.exists()
     try:
         sh(proj, "dvc", "queue", "start", "-j", "2")
-        done = queue_done(proj, timeout=150)
+        done = queue_done(proj, names)
     finally:
         stop_queue(proj)
     assert project_processes(proj) == []  # no queue worker left behind
