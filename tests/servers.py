@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -18,10 +19,42 @@ from conftest import VENV_BIN, clean_env
 HOST = "127.0.0.1"
 
 
+FIRST_PORT = 20000  # above Ray's worker ports (10002-19999)
+_given: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
+    """A port for a server a test starts, free now and handed to nothing else before the server
+    binds it.  A port from bind(0) is not: it lies in the kernel's ephemeral range, which every
+    bind(0) and outgoing connection on the machine draws from (Ray's many processes, the other
+    xdist worker's clients and servers), so it could be taken in the seconds before the server
+    binds it (the server then exits, or wait_http reaches another test's server).  These ports
+    lie below that range and above Ray's worker ports, in a block of their own for each xdist
+    worker, at a random place in it (another session on the machine), never given out twice."""
+    try:
+        ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral = 32768
+    if ephemeral - FIRST_PORT < 1000:  # no room below the ephemeral range: bind(0)'s port
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind((HOST, 0))
+            return s.getsockname()[1]
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    span = (ephemeral - FIRST_PORT) // max(workers, 1)
+    first, start = FIRST_PORT + worker % max(workers, 1) * span, random.randrange(span)
+    for i in range(span):
+        port = first + (start + i) % span
+        if port in _given:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((HOST, port))
+            except OSError:
+                continue
+        _given.add(port)
+        return port
+    raise AssertionError(f"no free port in {first}-{first + span - 1}")
 
 
 def tail(path: Path, n: int = 3000) -> str:
