@@ -195,7 +195,7 @@ def kill_workers_of(cwd: Path, folder_prefix: str, times: int, main_pid: int) ->
 
     client, killed = MlflowClient(f"sqlite:///{cwd / 'mlflow.db'}"), []
     client.search_experiments()  # the client warm: each poll below is one query
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300  # a hang's bound (a busy machine: 2nd kill 43 s in)
     while len(killed) < times and time.monotonic() < deadline:
         time.sleep(0.2)
         if not (cwd / "sw" / "sweep.json").exists():  # the store is made and the sweep open
@@ -231,7 +231,7 @@ def test_a_killed_worker_costs_at_most_its_own_run(tmp_path, times):
     try:
         kill_workers_of(tmp_path, "0-", times, proc.pid)
     finally:
-        out, err = proc.communicate(timeout=300)
+        out, err = proc.communicate(timeout=600)  # 4 runs x 300,000 epochs: 2 min when busy
     assert "Traceback" not in err, err
     assert "note: the launcher lost a worker (TerminatedWorkerError)" in out
     summary = pd.read_csv(tmp_path / "sw" / "summary.csv")
