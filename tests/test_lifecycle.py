@@ -111,8 +111,8 @@ def test_a_second_signal_ends_the_process_at_once(tmp_path):
         "import os, signal, time\n"
         "from linreg import signals\n"
         "signals.install()\n"
-        "print('ready', flush=True)\n"
         "try:\n"
+        "    print('ready', flush=True)\n"
         "    time.sleep(30)\n"
         "except signals.Interrupted:\n"
         "    print('cleaning up', flush=True)\n"
@@ -121,7 +121,7 @@ def test_a_second_signal_ends_the_process_at_once(tmp_path):
         "    print('never here')\n"
     )
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-    # the handlers are installed once it says so (a fixed sleep could signal a slow start first)
+    # handlers installed and inside the try once it says so (a fixed sleep: a slow start lost)
     assert proc.stdout.readline() == "ready\n"
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=50)
