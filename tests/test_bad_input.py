@@ -691,8 +691,18 @@ def test_conf_documents_commands():
         (["tracking.experiment=''"], r"^error: tracking\.experiment must be a non-empty"),
         (["~train.momentum"], r"^error: train\.momentum must be set"),
         (
-            ["-m", "hydra.sweeper.params={train.lr:'0.1,1'}"],
-            r"^error: hydra\.sweeper\.params must be set in a config file",
+            ["-m", "hydra/sweeper=basic", "hydra.sweeper.params={train.lr:'0.1,1'}"],
+            r"^error: hydra\.sweeper\.params must be set in a config file with hydra/sweeper=basic",
+        ),
+        (
+            ["-m", "hydra.sweeper.params.train.lr=0.1,1"],
+            r"^error: hydra\.sweeper\.params must be given whole, as a dict of key: values, e\.g\. "
+            r"hydra\.sweeper\.params=\{train\.lr:'0\.01,0\.1',loss:'mse,mae'\}, got "
+            r"'hydra\.sweeper\.params\.train\.lr=0\.1",
+        ),
+        (
+            ["-m", "hydra.sweeper.params={train.lr:'0.1,-1'}"],
+            r"^error: train\.lr must be a number > 0, got -1",
         ),
         (
             ["loss.delta=2"],

@@ -100,12 +100,15 @@ def _values(o) -> list | None:
     return values
 
 
+GRID_SWEEPERS = ("BasicSweeper", "GridSweeper")  # Hydra's, and linreg's (hydra_plugins)
+
+
 def _check_objective(base: DictConfig, run: RunConfig, swept: dict) -> None:
     """A sweeper that optimises needs a number from each run: tracking.objective names it (on
     the command line, or among the sweeper's params, as conf/hydra/sweeper/optuna_lr.yaml)."""
     target = str(OmegaConf.select(base, "hydra.sweeper._target_") or "")
     given = run.tracking.objective is not None or "tracking.objective" in swept
-    if not given and not target.endswith("BasicSweeper"):
+    if not given and not target.endswith(GRID_SWEEPERS):
         raise UsageError(
             "tracking.objective must name the record field an optimising sweeper minimises "
             f"(e.g. tracking.objective=train_loss) with {target.rsplit('.', 1)[-1]}, got null"
@@ -124,7 +127,7 @@ def _check_sampled(base: DictConfig, searched: list) -> None:
     """A search space (interval) needs a sweeper that samples it: Hydra's basic sweeper only
     lists values."""
     target = str(OmegaConf.select(base, "hydra.sweeper._target_") or "")
-    if searched and target.endswith("BasicSweeper"):
+    if searched and target.endswith(GRID_SWEEPERS):
         o = searched[0]
         raise UsageError(
             f"{o.key_or_group} must be a list of values (a,b,c) or a range() with the basic "
@@ -175,8 +178,14 @@ def compose(
         )
         if given and "NoneType" in str(exc):  # Hydra 1.3 cannot add to the basic sweeper's params
             raise UsageError(
-                "hydra.sweeper.params must be set in a config file (a grid in a config of "
-                f"your own: --config-dir/--config-name, see README), got {given!r}"
+                "hydra.sweeper.params must be set in a config file with hydra/sweeper=basic (a "
+                "grid in a config of your own: --config-dir/--config-name, see README; linreg's "
+                f"grid sweeper takes hydra.sweeper.params={{train.lr:'0.1,1'}}), got {given!r}"
+            ) from None
+        if given and given.partition("=")[0].lstrip("+~") != "hydra.sweeper.params":  # inside
+            raise UsageError(
+                "hydra.sweeper.params must be given whole, as a dict of key: values, e.g. "
+                f"hydra.sweeper.params={{train.lr:'0.01,0.1',loss:'mse,mae'}}, got {given!r}"
             ) from None
         raise UsageError(explain(exc)) from None
     return cfg

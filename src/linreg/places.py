@@ -35,6 +35,13 @@ def check_hydra(cfg: DictConfig, multirun: bool) -> None:
                 "hydra.launcher.n_jobs must be an integer other than 0 (the number of parallel "
                 f"jobs; -1: one per CPU), got {n_jobs!r}"
             )
+    size = OmegaConf.select(cfg, "hydra.sweeper.max_batch_size", default=None)
+    if multirun and size is not None and (isinstance(size, bool) or not isinstance(size, int)
+                                          or size < 1):  # fmt: skip
+        raise UsageError(
+            "hydra.sweeper.max_batch_size must be an integer >= 1 (the jobs handed to the "
+            f"launcher at once) or null (all), got {size!r}"
+        )
 
 
 def check_store(run: RunConfig) -> None:
