@@ -129,6 +129,32 @@ def test_a_second_signal_ends_the_process_at_once(tmp_path):
     assert proc.returncode == 130  # the first signal's status, without waiting
 
 
+def test_a_signal_inside_a_deferred_step_acts_once_the_step_is_done(tmp_path):
+    """Creating an MLflow run and keeping its id is one step (signals.deferred): a SIGTERM in it
+    waits for its end, then raises; a second one still ends the process at once."""
+    script = (
+        "import os, signal, time\n"
+        "from linreg import signals\n"
+        "signals.install()\n"
+        "try:\n"
+        "    with signals.deferred():\n"
+        "        os.kill(os.getpid(), signal.SIGTERM)\n"
+        "        time.sleep(0.2)\n"
+        "        print('step done', flush=True)\n"
+        "    print('never here')\n"
+        "except signals.Interrupted as err:\n"
+        "    print('interrupted', err.name, flush=True)\n"
+        "with signals.deferred():\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    time.sleep(30)\n"
+        "    print('never here either')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)  # fmt: skip
+    assert proc.stdout == "step done\ninterrupted SIGTERM\n", proc.stderr
+    assert proc.returncode == 143  # the second signal: the first one's status, at once
+
+
 def test_an_unreachable_tracking_server_is_one_line_in_seconds(tmp_path):
     began = time.monotonic()
     proc = subprocess.run(
@@ -251,6 +277,7 @@ def test_a_killed_worker_costs_at_most_its_own_run(tmp_path, times):
     if times == 2:
         rec = RunRecord.read(next((tmp_path / "sw").glob("0-*")))
         assert "worker process died" in rec.reason
+        assert "[1/4] failed   " in out + err  # its progress line, as every run's
         lost = [c for c in children if c.data.tags["linreg.folder"].startswith("0-")]
         assert [c.info.status for c in lost] == ["FAILED", "FAILED"]
 

@@ -92,7 +92,8 @@ def execute(run: RunConfig, place: Place) -> RunRecord:
     try:
         store = open_store(resolve_uri(run.tracking.uri), run.tracking.experiment)
         tags = {**run_tags(run), "linreg.folder": out.name}
-        run_id = store.start_run(place.name, place.parent_run_id, tags=tags)
+        with signals.deferred():  # a signal meanwhile: the run is created, then ended KILLED
+            run_id = store.start_run(place.name, place.parent_run_id, tags=tags)
         rec.mlflow_run_id = run_id
         store.log(run_id, params=applicable_params(run))
         data = load_data(run)

@@ -8,9 +8,11 @@ lists what finished and its parent run is ended KILLED, and ``linreg`` exits 130
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
+from collections.abc import Iterator
 
 
 class Interrupted(KeyboardInterrupt):
@@ -30,12 +32,29 @@ _received: list[int] = []  # the signals that came (the first one decides the ex
 _pending: list[int] = []  # one that no code has handled yet
 
 
+_deferring: list[bool] = []  # inside deferred(): a first signal waits for its end
+
+
 def _handler(signum, frame) -> None:
     if _received:  # a second signal: no more cleaning up
         os._exit(128 + _received[0])
     _received.append(signum)
     _pending.append(signum)
-    raise Interrupted(signum)
+    if not _deferring:
+        raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """A first signal waits until the block has run, then is raised: for a step whose result
+    must be kept to clean up after it (an MLflow run created, but its id not yet returned, would
+    stay RUNNING).  A second signal still ends the process at once."""
+    _deferring.append(True)
+    try:
+        yield
+    finally:
+        _deferring.pop()
+    check()
 
 
 def check() -> None:

@@ -21,6 +21,7 @@ from pathlib import Path
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
+from .. import signals
 from ..record import MANIFEST, RESULT, counts, sweep_metrics, write_atomic
 from ..sweep_folder import read_manifest, records
 from .describe import NOTE, dvc_experiment, source_tags, sweep_note
@@ -127,33 +128,35 @@ def open_sweep(config: DictConfig) -> dict:
     name = f"dvc · {dvc_experiment() or 'repro'}" if os.environ.get("DVC_ROOT") else sweep_dir.name
     store = open_store(resolve_uri(config.tracking.uri), config.tracking.experiment)
     reap_orphans(store)
-    parent = store.start_run(
-        f"{name} · {n_runs or 'search'} runs" if n_runs else f"{name} · search",
-        tags={
-            "kind": "sweep",
-            **source_tags(),
-            "sweep_dir": str(sweep_dir.resolve()),
-            "status": "running",
-            **process_tags(),
-        },
-    )
-    overrides = list(config.hydra.overrides.task)
-    store.log(parent, params={"overrides": " ".join(overrides) or "(none)", "n_runs": n_runs})
-    manifest = {
-        "sweep_name": name,
-        "parent_run_id": parent,
-        "tracking_uri": redact(store.uri),
-        "experiment": config.tracking.experiment,
-        "overrides": overrides,
-        "vary": [k for k in keys if k not in NAMED and not k.startswith("hydra")],
-        "n_runs": n_runs,
-        "started": time.time(),
-        "stage": os.environ.get("LINREG_STAGE"),
-        "log_models": config.tracking.log_models,
-        "closed": False,
-    }
-    write_atomic(sweep_dir / MANIFEST, json.dumps(manifest, indent=2))
-    OPENED.append(sweep_dir)
+    # a signal waits until the parent run is open and written down: close() then ends it KILLED
+    with signals.deferred():
+        parent = store.start_run(
+            f"{name} · {n_runs or 'search'} runs" if n_runs else f"{name} · search",
+            tags={
+                "kind": "sweep",
+                **source_tags(),
+                "sweep_dir": str(sweep_dir.resolve()),
+                "status": "running",
+                **process_tags(),
+            },
+        )
+        overrides = list(config.hydra.overrides.task)
+        store.log(parent, params={"overrides": " ".join(overrides) or "(none)", "n_runs": n_runs})
+        manifest = {
+            "sweep_name": name,
+            "parent_run_id": parent,
+            "tracking_uri": redact(store.uri),
+            "experiment": config.tracking.experiment,
+            "overrides": overrides,
+            "vary": [k for k in keys if k not in NAMED and not k.startswith("hydra")],
+            "n_runs": n_runs,
+            "started": time.time(),
+            "stage": os.environ.get("LINREG_STAGE"),
+            "log_models": config.tracking.log_models,
+            "closed": False,
+        }
+        write_atomic(sweep_dir / MANIFEST, json.dumps(manifest, indent=2))
+        OPENED.append(sweep_dir)
     return manifest
 
 
