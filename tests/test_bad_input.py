@@ -554,6 +554,29 @@ BAD_COMMAND_LINES = [
     pytest.param(
         ["train.fit_intercept=0"], r"train\.fit_intercept must be true or false, got 0$", id="0"
     ),
+    pytest.param(
+        ["tracking.reuse=${train.epochs}", "train.epochs=3"],
+        r"tracking\.reuse must be true or false, got 3$",
+        id="bool-interpolation",
+    ),
+    pytest.param(
+        ["-m", "hydra.sweeper.params={train.lr:'interval(0.1,1)'}"],
+        r"train\.lr must be a list of values \(a,b,c\) or a range\(\) with the grid sweeper, "
+        r"got 'interval\(0\.1,1\)'",
+        id="search-space-in-params",
+    ),
+    pytest.param(
+        ["-m", "hydra/sweeper=optuna_lr", "hydra.sweeper.n_jobs=0"],
+        r"hydra\.sweeper\.n_jobs must be an integer >= 1 \(the trials of a batch\), got 0$",
+        id="optuna-n-jobs",
+        marks=OPTUNA,
+    ),
+    pytest.param(
+        ["-m", "hydra/sweeper=optuna_lr", "hydra.sweeper.n_trials=-2"],
+        r"hydra\.sweeper\.n_trials must be an integer >= 1 \(the trials of the search\), got -2$",
+        id="optuna-n-trials",
+        marks=OPTUNA,
+    ),
     pytest.param(["-m", "train.lr=0.1,-1"], r"train\.lr must be a number > 0, got -1", id="lr"),
     pytest.param(["-m", "train.lr=-1,0.1"], r"train\.lr must be a number > 0", id="lr-first"),
     pytest.param(

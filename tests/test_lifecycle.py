@@ -155,6 +155,63 @@ def test_a_signal_inside_a_deferred_step_acts_once_the_step_is_done(tmp_path):
     assert proc.returncode == 143  # the second signal: the first one's status, at once
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGKILL])
+def test_a_store_being_made_survives_a_signal(tmp_path, signum):
+    """A signal while a sweep makes a new sqlite store (its schema being migrated, in a file
+    beside it): SIGINT waits for the store to be whole; SIGKILL leaves no store at all, not half
+    of one.  Either way the next sweep runs on a healthy store."""
+    from mlflow.tracking import MlflowClient
+
+    proc = start(tmp_path, "-m", "train.lr=0.01,0.1", "backend=numpy", "train.epochs=5",
+                 "hydra.sweep.dir=sw")  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".mlflow.db.*.new")) and proc.poll() is None:
+        assert time.monotonic() < deadline, "the store was never made"
+        time.sleep(0.005)
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == (130 if signum == signal.SIGINT else -9), out + err
+    assert "Traceback" not in err, err
+    db = tmp_path / "mlflow.db"
+    assert db.exists() == (signum == signal.SIGINT)
+    if db.exists():
+        assert MlflowClient(f"sqlite:///{db}").search_experiments()  # whole: it opens
+    again = start(tmp_path, "-m", "train.lr=0.01,0.1", "backend=numpy", "train.epochs=5",
+                  "hydra.sweep.dir=sw2")  # fmt: skip
+    out, err = again.communicate(timeout=300)
+    assert again.returncode == 0, out + err
+    assert "2 runs: 2 ok" in out
+    assert not list(tmp_path.glob(".mlflow.db.*.new"))  # the killed maker's file, cleared
+    runs = store_runs(f"sqlite:///{db}")
+    assert "RUNNING" not in [r.info.status for r in runs]
+
+
+@pytest.mark.slow
+def test_a_signal_while_the_sweep_is_summed_up_loses_nothing(tmp_path):
+    """Every run ended, the summary being written (its report.md there): a SIGINT waits for the
+    summary, the parent's end and the registered models, then the command exits 130."""
+    from mlflow.tracking import MlflowClient
+
+    proc = start(tmp_path, "-m", "train.lr=0.01,0.1", "loss=mse,mae", "backend=numpy",
+                 "train.epochs=5", "hydra.sweep.dir=sw")  # fmt: skip
+    deadline = time.monotonic() + 180
+    while not (tmp_path / "sw" / "report.md").exists() and proc.poll() is None:
+        assert time.monotonic() < deadline, "the sweep was never summed up"
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out + err
+    assert "Traceback" not in err, err
+    assert "sw: 4 runs: 4 ok" in out, out
+    runs = store_runs(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    assert "RUNNING" not in [r.info.status for r in runs]
+    parents, _ = split_runs(runs)
+    assert [p.info.status for p in parents] == ["FINISHED"]  # every run had ended: the sweep did
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    assert sorted(m.name for m in client.search_registered_models()) == ["linreg-mae", "linreg-mse"]
+
+
 def test_an_unreachable_tracking_server_is_one_line_in_seconds(tmp_path):
     began = time.monotonic()
     proc = subprocess.run(
@@ -174,7 +231,7 @@ def test_an_unreachable_tracking_server_is_one_line_in_seconds(tmp_path):
 
 
 def test_the_tracking_uri_is_written_without_its_password():
-    from linreg.tracking.store import redact, unredact
+    from linreg.tracking.redact import redact, unredact
 
     uri = "https://ann:s3cret@mlflow.example.org:5000/path"
     assert redact(uri) == "https://ann:***@mlflow.example.org:5000/path"
@@ -280,6 +337,29 @@ def test_a_killed_worker_costs_at_most_its_own_run(tmp_path, times):
         assert "[1/4] failed   " in out + err  # its progress line, as every run's
         lost = [c for c in children if c.data.tags["linreg.folder"].startswith("0-")]
         assert [c.info.status for c in lost] == ["FAILED", "FAILED"]
+
+
+@pytest.mark.slow
+def test_a_search_whose_worker_is_killed_says_so_and_exits_1(tmp_path):
+    """Optuna's trials cannot be replayed: a killed worker stops the search with one line, what
+    finished is summed up, nothing stays RUNNING, and the exit status is not 0."""
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    from mlflow.tracking import MlflowClient
+
+    MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}").search_experiments()
+    proc = start(tmp_path, "-m", "hydra/sweeper=optuna_lr", "hydra.sweeper.n_trials=4",
+                 "hydra.sweeper.n_jobs=2", "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
+                 "backend=numpy", "train.epochs=300000", "tracking.figures=false",
+                 "tracking.graph=false", "hydra.sweep.dir=sw")  # fmt: skip
+    try:
+        kill_workers_of(tmp_path, "0-", 1, proc.pid)
+    finally:
+        out, err = proc.communicate(timeout=600)
+    assert "error: the launcher stopped the sweep: TerminatedWorkerError" in out + err, out + err
+    assert "Traceback" not in err, err
+    assert proc.returncode == 1, out + err
+    runs = store_runs(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    assert runs and "RUNNING" not in [r.info.status for r in runs]
 
 
 @pytest.mark.slow

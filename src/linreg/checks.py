@@ -53,16 +53,21 @@ def check(
     run = adapt(base)
     if not multirun:
         _checked(check_runnable, run)
-    _check_sampled(base, [o for o in sweeps if not _enumerable(o)])
+    searched = [o for o in sweeps if not _enumerable(o)]
     grid = OmegaConf.select(base, "hydra.sweeper.params") if multirun else None
     values: dict[str, list | None] = {o.key_or_group: _values(o) for o in sweeps}
     try:  # a grid or search space in config (hydra.sweeper.params): the command line wins
         for o in OverridesParser.create().parse_overrides(
             [f"{k}={v}" for k, v in (grid or {}).items()]
         ):
-            values.setdefault(o.key_or_group, _values(o))
+            if o.key_or_group not in values:
+                values[o.key_or_group] = _values(o)
+                searched += [o] if o.is_sweep_override() and not _enumerable(o) else []
+    except UsageError:
+        raise
     except Exception as exc:
         raise UsageError(f"hydra.sweeper.params: {explain(exc)}") from None
+    _check_sampled(base, searched)
     for key, vals in values.items():
         for v in vals or []:
             check_value(base, plain, key, v, config_name, config_dir)
@@ -130,7 +135,7 @@ def _check_sampled(base: DictConfig, searched: list) -> None:
     if searched and target.endswith(GRID_SWEEPERS):
         o = searched[0]
         raise UsageError(
-            f"{o.key_or_group} must be a list of values (a,b,c) or a range() with the basic "
+            f"{o.key_or_group} must be a list of values (a,b,c) or a range() with the grid "
             f"sweeper, got {o.input_line.partition('=')[2]!r}; a search space needs a sampling "
             "sweeper (hydra/sweeper=optuna_lr)"
         )

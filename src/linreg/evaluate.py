@@ -200,7 +200,8 @@ def write_loss_curves(trajectories: list[dict], path: Path) -> None:
 
 def _attach(manifest: dict, results_dir: Path, m: dict) -> None:
     """The evaluation joins the sweep's parent run in MLflow."""
-    from .tracking.store import open_store, unredact
+    from .tracking.redact import unredact
+    from .tracking.store import open_store
 
     store = open_store(unredact(manifest["tracking_uri"]), manifest["experiment"])
     parent = manifest["parent_run_id"]

@@ -35,12 +35,20 @@ def check_hydra(cfg: DictConfig, multirun: bool) -> None:
                 "hydra.launcher.n_jobs must be an integer other than 0 (the number of parallel "
                 f"jobs; -1: one per CPU), got {n_jobs!r}"
             )
-    size = OmegaConf.select(cfg, "hydra.sweeper.max_batch_size", default=None)
-    if multirun and size is not None and (isinstance(size, bool) or not isinstance(size, int)
-                                          or size < 1):  # fmt: skip
+    if not multirun:
+        return
+    counts = {"max_batch_size": "the jobs handed to the launcher at once"}
+    if str(OmegaConf.select(cfg, "hydra.sweeper._target_") or "").endswith("OptunaSweeper"):
+        counts |= {"n_trials": "the trials of the search", "n_jobs": "the trials of a batch"}
+    for key, what in counts.items():
+        value = OmegaConf.select(cfg, f"hydra.sweeper.{key}", default=None)
+        if (value is None and key == "max_batch_size") or (
+            isinstance(value, int) and not isinstance(value, bool) and value >= 1
+        ):
+            continue
+        null = " or null (all)" if key == "max_batch_size" else ""
         raise UsageError(
-            "hydra.sweeper.max_batch_size must be an integer >= 1 (the jobs handed to the "
-            f"launcher at once) or null (all), got {size!r}"
+            f"hydra.sweeper.{key} must be an integer >= 1 ({what}){null}, got {value!r}"
         )
 
 

@@ -75,14 +75,15 @@ def _plan(sweep_dir: Path, only: list[int] | None) -> None:
     write_atomic(Path(sweep_dir) / MANIFEST, json.dumps(manifest, indent=2))
 
 
-def resume(sweep_dir: Path, launch, why: BaseException) -> None:
-    """Run what the broken launch left: ``launch()`` runs the sweep again into ``sweep_dir``.
-    Raises :class:`linreg.signals.Interrupted` if a signal comes meanwhile."""
+def resume(sweep_dir: Path, launch, why: BaseException) -> bool:
+    """Run what the broken launch left: ``launch()`` runs the sweep again into ``sweep_dir``;
+    False when the launcher cannot go on.  Raises :class:`linreg.signals.Interrupted` if a signal
+    comes meanwhile."""
     n_runs = read_manifest(sweep_dir).get("n_runs")
     if not n_runs:  # a search (Optuna) chooses its runs as it goes: nothing to replay
         first = str(why).strip().splitlines()[0] if str(why).strip() else ""
         log.error("error: the launcher stopped the sweep: %s: %s", type(why).__name__, first)
-        return
+        return False
     log.warning(
         "note: the launcher lost a worker (%s): the runs in flight run again one at a time, "
         "then the rest",
@@ -110,9 +111,10 @@ def resume(sweep_dir: Path, launch, why: BaseException) -> None:
             done, lost = _state(sweep_dir)
             if done == before and not (lost - isolated):  # the launcher fails on its own
                 log.error("error: the launcher fails without a run to blame; stopping here")
-                break
+                return False
     finally:
         _plan(sweep_dir, False)
+    return True
 
 
 def _run_pass(sweep_dir: Path, only: list[int] | None, launch) -> None:
@@ -135,7 +137,8 @@ def _record_lost(sweep_dir: Path, num: int, n_runs: int) -> None:
     manifest = read_manifest(sweep_dir)
     try:
         from .tracking.describe import NOTE, run_note
-        from .tracking.store import open_store, unredact
+        from .tracking.redact import unredact
+        from .tracking.store import open_store
 
         store = open_store(unredact(manifest["tracking_uri"]), manifest["experiment"])
         for run in store.client.search_runs(

@@ -113,8 +113,15 @@ def check_bools(body: DictConfig) -> None:
             value = values.get(f.name, True)
             if f.type != "bool" or isinstance(value, bool):
                 continue
-            if isinstance(value, str) and (value.lower() in _BOOL_WORDS or "${" in value):
-                continue  # an interpolation is checked once resolved
+            if isinstance(value, str) and "${" in value:  # an interpolation: what it resolves to
+                try:
+                    value = OmegaConf.select(body, f"{section}.{f.name}")
+                except Exception:  # a resolver known only later (Hydra's): OmegaConf checks it
+                    continue
+                if isinstance(value, bool):
+                    continue
+            if isinstance(value, str) and value.lower() in _BOOL_WORDS:
+                continue
             if value == "???":  # unset: named by run_config
                 continue
             raise LinregError(f"{section}.{f.name}", "true or false", value)

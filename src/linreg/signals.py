@@ -60,7 +60,7 @@ def deferred() -> Iterator[None]:
 def check() -> None:
     """Raise Interrupted if a signal came: a handler's exception raised inside a finaliser
     (a library's ``__del__``) is lost, so safe points ask again."""
-    if _pending:
+    if _pending and not _deferring:  # within deferred(): raised at its end
         raise Interrupted(_pending.pop())
 
 

@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         except signals.Interrupted as stop:
             return stop.code
         return _single(RAN[-1], checked.run.tracking.experiment) if len(RAN) > ran else 1
-    opened, stop = len(sweep.OPENED), None
+    opened, stop, broken = len(sweep.OPENED), None, False
     shown = os.environ.get("HYDRA_FULL_ERROR")
     os.environ["HYDRA_FULL_ERROR"] = "1"  # a launcher's error comes here, not as a traceback
     try:
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"error: the sweep did not start: {type(why).__name__}: {first}",
                       file=sys.stderr)  # fmt: skip
             else:
-                _resume(sweep.OPENED[-1], argv, err)
+                broken = not _resume(sweep.OPENED[-1], argv, err)
         stop = signals.received()
     except signals.Interrupted as err:
         stop = err
@@ -169,12 +169,12 @@ def main(argv: list[str] | None = None) -> int:
         signals.handled()  # summing up what finished is not to be interrupted by the first signal
         name = stop.name if stop else None
         code = sweep.close(sweep.OPENED[-1], name) if len(sweep.OPENED) > opened else 1
-    return stop.code if stop else code
+    return stop.code if stop else max(code, int(broken))  # a launcher that gave up: not 0
 
 
-def _resume(sweep_dir: Path, argv: list[str], err: Exception) -> None:
+def _resume(sweep_dir: Path, argv: list[str], err: Exception) -> bool:
     """Launch the sweep again into its folder until every run has its record
-    (:mod:`linreg.resume`)."""
+    (:mod:`linreg.resume`); False if the launcher gave up."""
     from . import resume
     from .tracking import sweep
 
@@ -183,7 +183,7 @@ def _resume(sweep_dir: Path, argv: list[str], err: Exception) -> None:
     sys.argv = [sys.argv[0], *kept, f"hydra.sweep.dir='{place}'"]
     sweep.RESUMING.append(Path(sweep_dir))
     try:
-        resume.resume(Path(sweep_dir), train, err)
+        return resume.resume(Path(sweep_dir), train, err)
     finally:
         sweep.RESUMING.clear()
 
@@ -197,7 +197,7 @@ def reach(configured: str | None) -> None:
     uri = resolve_uri(configured)
     why = check_server(uri)
     if why:
-        from .tracking.store import redact
+        from .tracking.redact import redact
 
         raise UsageError(
             f"tracking.uri must name an MLflow server that answers, got {redact(uri)} ({why})"

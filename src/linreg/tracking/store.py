@@ -90,6 +90,18 @@ def store_lock(uri: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _make_sqlite(path: Path) -> None:
+    """A new MLflow sqlite store at ``path``: its schema made in a temporary file in the same
+    folder (under :func:`store_lock`), then renamed to ``path`` in one step."""
+    from mlflow.tracking import MlflowClient
+
+    for stale in path.parent.glob(f".{path.name}.*.new"):  # a maker killed before its rename
+        stale.unlink(missing_ok=True)
+    new = path.with_name(f".{path.name}.{os.getpid()}.new")
+    MlflowClient(tracking_uri=f"sqlite:///{new}").search_experiments()  # tables and migrations
+    os.replace(new, path)
+
+
 class Store:
     """One MLflow store and experiment; created once per process (the schema before any worker)."""
 
@@ -104,7 +116,15 @@ class Store:
         # and runs MLflow's schema migrations the first time, which two processes must not do
         # at once (a broken migration can leave the store unusable).  The lock covers that and
         # getting or creating the experiment; MLflow caches the built store per process.
-        with store_lock(uri):
+        from .. import signals
+
+        # A first Ctrl-C or SIGTERM waits until the store is made (a migration cut short leaves
+        # it unusable); a new sqlite file is made whole beside its place, then renamed into it,
+        # so not even a SIGKILL leaves half a schema behind.
+        with signals.deferred(), store_lock(uri):
+            path = sqlite_path(uri)
+            if path is not None and not path.exists():
+                _make_sqlite(path)
             # the model registry in the same store unless MLFLOW_REGISTRY_URI names another
             registry = os.environ.get("MLFLOW_REGISTRY_URI") or uri
             self.client = MlflowClient(tracking_uri=uri, registry_uri=registry)
@@ -226,20 +246,3 @@ class Store:
 @functools.lru_cache(maxsize=8)
 def open_store(uri: str, experiment: str) -> Store:
     return Store(uri, experiment)
-
-
-def redact(uri: str) -> str:
-    """A tracking URI without its password, to be written to files."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(uri)
-    if parts.password is None:
-        return uri
-    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
-def unredact(uri: str) -> str:
-    """The URI to connect with: MLFLOW_TRACKING_URI when a manifest's redacted URI is it."""
-    env = os.environ.get("MLFLOW_TRACKING_URI")
-    return env if env and redact(env) == uri and env != uri else uri

@@ -25,9 +25,10 @@ from .. import signals
 from ..record import MANIFEST, RESULT, counts, sweep_metrics, write_atomic
 from ..sweep_folder import read_manifest, records
 from .describe import NOTE, dvc_experiment, source_tags, sweep_note
+from .redact import redact, unredact
 from .registry import register_best
 from .run import process_tags
-from .store import open_store, redact, resolve_uri, unredact
+from .store import open_store, resolve_uri
 
 NAMED = {"backend", "loss", "train.lr", "train.epochs", "device"}  # always in a run's name
 log = logging.getLogger("linreg")
@@ -51,7 +52,10 @@ class SweepCallback(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         if not RESUMING:  # a pass of a resumed sweep: linreg.train closes it after the last
-            close(Path(config.hydra.sweep.dir))
+            # every run ended: a first signal waits until the sweep is summed up (cut short, the
+            # summary and the parent's end would be lost), then ends the command (130 / 143)
+            with signals.deferred():
+                close(Path(config.hydra.sweep.dir))
 
 
 def end_dead_children(store, parent: str) -> None:
