@@ -576,3 +576,31 @@ def test_dvc_repro_completes_when_every_run_is_skipped(tmp_path):
     assert_clean(proj)
     report = (proj / "results" / "report.md").read_text()
     assert "device must be" in report
+
+
+def test_a_params_file_behind_conf_is_noted_except_under_dvc_exp_run(tmp_path, caplog, monkeypatch):
+    """params.yaml differing from conf/ (an edit of conf/pipeline.yaml not yet composed): the
+    stage says so in one note, and conf/pipeline.yaml is a dependency of the train stage, so
+    `dvc repro` runs it and the note is seen; under `dvc exp run`, which has just composed
+    params.yaml from conf/ and its -S, no note."""
+    import logging
+
+    from linreg.params import note_stale
+
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["grid"]["train"]["lr"] = [0.001, 0.01, 0.1, 0.3]
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    with caplog.at_level(logging.WARNING, logger="linreg"):
+        note_stale(tmp_path / "params.yaml")
+    assert [r.getMessage() for r in caplog.records] == [
+        "note: params.yaml differs from conf/ in grid.train.lr ([0.001, 0.01, 0.1, 0.3] here, "
+        "[0.001, 0.01, 0.1] in conf/): dvc repro runs params.yaml as it is; dvc exp run composes "
+        "it from conf/ and -S"
+    ]
+    caplog.clear()
+    monkeypatch.setenv("DVC_EXP_NAME", "exp-1")
+    with caplog.at_level(logging.WARNING, logger="linreg"):
+        note_stale(tmp_path / "params.yaml")
+    assert caplog.records == []
+    train = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]["train"]
+    assert "conf/pipeline.yaml" in train["deps"]

@@ -171,6 +171,8 @@ def note_stale(path: str | os.PathLike = PARAMS) -> None:
 
     from .config import flatten
 
+    if os.environ.get("DVC_EXP_NAME"):  # `dvc exp run` composed params.yaml just now, -S and all
+        return
     try:
         composed = flatten(OmegaConf.to_container(compose([], "pipeline")))
     except UsageError:

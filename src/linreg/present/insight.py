@@ -94,6 +94,10 @@ def loss_landscape(path: Path, runs: list[dict], data: Dataset) -> Path | None:
 
     did = behaviours(runs)
     lrs = sorted({r["lr"] for r in runs})
+    said: dict[float, dict[str, str]] = {}  # lr -> loss -> what it did: one legend for all panels
+    for name in losses:
+        for lr, run in paths_by_lr(runs, name).items():
+            said.setdefault(lr, {})[name] = did.get(run["run_name"], "")
     colours = colormaps["plasma"](np.linspace(0, 0.85, max(len(lrs), 1)))
     rows = -(-(len(lrs) + 3) // 3)  # the legend: three entries a row
     height = 4.2 + 0.22 * rows
@@ -115,7 +119,7 @@ def loss_landscape(path: Path, runs: list[dict], data: Dataset) -> Path | None:
             what = did.get(run["run_name"], "")
             wild = what == "diverged"  # thin and beneath: it crosses the whole frame
             ax.plot(t[:, 0], t[:, 1], "-", lw=0.8 if wild else 1.4, c=c, alpha=0.6 if wild else 1,
-                    zorder=2 if wild else 3, label=f"lr={lr:.4g}: {what}")  # fmt: skip
+                    zorder=2 if wild else 3, label=_lr_label(lr, said[lr]))  # fmt: skip
             ax.plot(t[:DOTS, 0], t[:DOTS, 1], "o", ms=2.8, c=c, zorder=2 if wild else 3)
         ax.plot(*data.theta0, "o", c="k", ms=5, label="θ0 (start)", zorder=4)
         ax.plot(*opt, "*", c="red", ms=12, mec="k", mew=0.5, label="optimum", zorder=5)
@@ -124,6 +128,13 @@ def loss_landscape(path: Path, runs: list[dict], data: Dataset) -> Path | None:
         ax.set(xlabel="bias b", ylabel="weight w", title=f"J(b, w), loss = {loss.label()}")
     _figure_legend(fig, axes[0], ncol=3)
     return _save(fig, path)
+
+
+def _lr_label(lr: float, did: dict[str, str]) -> str:
+    """``lr=0.1: converged``, or what it did under each loss where they differ."""
+    if len(set(did.values())) == 1:
+        return f"lr={lr:.4g}: {next(iter(did.values()))}"
+    return f"lr={lr:.4g}: " + ", ".join(f"{what} ({name})" for name, what in did.items())
 
 
 def agreeing(grids: dict[str, np.ndarray], marks: dict[str, dict]) -> bool:
