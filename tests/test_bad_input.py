@@ -555,6 +555,18 @@ BAD_COMMAND_LINES = [
         ["train.fit_intercept=0"], r"train\.fit_intercept must be true or false, got 0$", id="0"
     ),
     pytest.param(
+        ["tracking.reuse=~"],
+        r"tracking\.reuse must be given as key=value in Hydra's override grammar \(null for "
+        r"none; quote a value with spaces or brackets\), got 'tracking\.reuse=~'$",
+        id="unparsable",
+    ),
+    pytest.param(
+        ["~data.dir"],
+        r"~data\.dir must name a key that is set \(to delete it\), got ~data\.dir where it is "
+        r"null or absent$",
+        id="delete-null",
+    ),
+    pytest.param(
         ["tracking.reuse=${train.epochs}", "train.epochs=3"],
         r"tracking\.reuse must be true or false, got 3$",
         id="bool-interpolation",

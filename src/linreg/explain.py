@@ -15,11 +15,23 @@ class UsageError(Exception):
 
 def explain(exc: BaseException) -> str:
     """Hydra's and OmegaConf's errors as one line naming the key, what is allowed and the value."""
-    from hydra.errors import MissingConfigException
+    from hydra.errors import MissingConfigException, OverrideParseException
     from omegaconf.errors import ConfigAttributeError, ConfigKeyError, ValidationError
 
     if isinstance(exc, LinregError | UsageError):
         return str(exc)
+    if isinstance(exc, OverrideParseException) and exc.override:
+        key = re.split(r"[=~+]", exc.override.lstrip("+~"), maxsplit=1)[0] or "an override"
+        return (
+            f"{key} must be given as key=value in Hydra's override grammar (null for none; quote "
+            f"a value with spaces or brackets), got {exc.override!r}"
+        )
+    deleted = re.match(r"Could not delete from config\. '([^']+)' does not exist", str(exc))
+    if deleted:
+        return (
+            f"~{deleted.group(1)} must name a key that is set (to delete it), got "
+            f"~{deleted.group(1)} where it is null or absent"
+        )
     if isinstance(exc, MissingConfigException) and exc.options:
         group, _, given = (exc.missing_cfg_file or "").rpartition("/")
         return f"{group or 'config group'} must be one of {', '.join(exc.options)}, got {given!r}"
