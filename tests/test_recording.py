@@ -204,3 +204,19 @@ def test_a_reused_run_is_reused_again_from_the_run_that_trained(cli):
     fourth = pd.read_csv(cli.cwd / "d" / "summary.csv")
     assert pd.isna(fourth["reused_from"].iloc[0])
     assert fourth["reused_from"].iloc[1] == first["mlflow_run_id"].iloc[1]
+
+
+@pytest.mark.slow
+def test_data_read_from_a_folder_reuses_the_runs_made_in_memory(cli):
+    """The DVC pipeline reads its data from data/ (data.dir); an ad-hoc sweep makes the same data
+    in memory: the same digest, so either reuses the other's runs (the folder is where the data
+    came from, not what it is)."""
+    from linreg.core import DataSpec, generate
+    from linreg.core.datafiles import save_dataset
+
+    save_dataset(generate(DataSpec()), cli.cwd / "data")
+    first = cli.train("-m", "train.lr=0.01,0.1", *SMALL, "hydra.sweep.dir=a")
+    assert first.returncode == 0 and "(reused)" not in first.stdout, first.stdout + first.stderr
+    read = cli.train("-m", "train.lr=0.01,0.1", *SMALL, "data.dir=data", "hydra.sweep.dir=b")
+    assert read.returncode == 0, read.stdout + read.stderr
+    assert read.stdout.count("(reused)") == 2

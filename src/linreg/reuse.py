@@ -1,14 +1,14 @@
 """A run already done is not done again (``tracking.reuse``, on by default).
 
 A run is keyed by everything that decides its result: its config (every key but where it is
-recorded), the digest of its data and the version of linreg's code (a digest of the package's
-source files).  A finished run of the same store and experiment with the same key (``ok`` or
-``diverged``; never a failed, skipped or interrupted one) has its files copied from the MLflow
-artifacts of the run that trained it (a reused run points there too) into the new run's folder
-and its record taken over; the new MLflow run (a child of this sweep, so the sweep covers every
-run) names that run in ``linreg.reused_from`` and carries its final metrics; the per-epoch
-series stay on the run that trained.  Anything missing
-(a store without the artifacts, an unreadable record) means the run trains as if new.
+recorded and the folder its data was read from), the digest of its data and the version of
+linreg's code (a digest of the package's source files).  A finished run of the same store and
+experiment with the same key (``ok`` or ``diverged``; never a failed, skipped or interrupted one)
+has its files copied from the MLflow artifacts of the run that trained it (a reused run points
+there too) into the new run's folder and its record taken over; the new MLflow run (a child of
+this sweep, so the sweep covers every run) names that run in ``linreg.reused_from`` and carries
+its final metrics; the per-epoch series stay on the run that trained.  Anything missing (a store
+without the artifacts, an unreadable record) means the run trains as if new.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from .record import RESULT, TRAJECTORY, RunRecord
 
 KEY_TAG = "linreg.key"
 FROM_TAG = "linreg.reused_from"
-WHERE = ("tracking.experiment", "tracking.uri", "tracking.reuse", "tracking.objective")
+# where a run is recorded, and where its data was read from (what the data is: its digest)
+WHERE = ("tracking.experiment", "tracking.uri", "tracking.reuse", "tracking.objective", "data.dir")
 NEEDED = (TRAJECTORY, "evaluation.json")  # what a run's readers read from its folder
 KEPT_OUT = ("config.yaml", "config")  # the new run's own (Hydra's files, as this job composed)
 
