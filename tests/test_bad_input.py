@@ -547,6 +547,12 @@ def has_optuna() -> bool:
 
 OPTUNA = pytest.mark.skipif(not has_optuna(), reason="hydra-optuna-sweeper is not installed")
 
+
+def optuna(override: str, message: str, name: str):
+    """A bad command line of an Optuna search (hydra/sweeper=optuna_lr), where it is installed."""
+    return pytest.param(["-m", "hydra/sweeper=optuna_lr", override], message, id=name, marks=OPTUNA)
+
+
 BAD_COMMAND_LINES = [
     pytest.param(
         ["-m", "tracking.reuse=true,2"], r"tracking\.reuse must be true or false, got 2$", id="bool"
@@ -577,17 +583,15 @@ BAD_COMMAND_LINES = [
         r"got 'interval\(0\.1,1\)'",
         id="search-space-in-params",
     ),
-    pytest.param(
-        ["-m", "hydra/sweeper=optuna_lr", "hydra.sweeper.n_jobs=0"],
+    optuna(
+        "hydra.sweeper.n_jobs=0",
         r"hydra\.sweeper\.n_jobs must be an integer >= 1 \(the trials of a batch\), got 0$",
-        id="optuna-n-jobs",
-        marks=OPTUNA,
+        "optuna-n-jobs",
     ),
-    pytest.param(
-        ["-m", "hydra/sweeper=optuna_lr", "hydra.sweeper.n_trials=-2"],
+    optuna(
+        "hydra.sweeper.n_trials=-2",
         r"hydra\.sweeper\.n_trials must be an integer >= 1 \(the trials of the search\), got -2$",
-        id="optuna-n-trials",
-        marks=OPTUNA,
+        "optuna-n-trials",
     ),
     pytest.param(["-m", "train.lr=0.1,-1"], r"train\.lr must be a number > 0, got -1", id="lr"),
     pytest.param(["-m", "train.lr=-1,0.1"], r"train\.lr must be a number > 0", id="lr-first"),
@@ -620,18 +624,12 @@ BAD_COMMAND_LINES = [
         r"^error: train\.lr=0\.1,0\.2 is a sweep: add -m \(--multirun\)",
         id="sweep-without-m",
     ),
-    pytest.param(
-        ["-m", "hydra/sweeper=optuna_lr", "hydra.sweeper.params={train.epochs:0}"],
+    optuna(
+        "hydra.sweeper.params={train.epochs:0}",
         r"train\.epochs must be an integer >= 1, got 0$",
-        id="optuna-fixed-param",
-        marks=OPTUNA,
+        "optuna-fixed-param",
     ),
-    pytest.param(
-        ["-m", "hydra/sweeper=optuna_lr", "train.lr=choice(0.1,-1)"],
-        r"train\.lr must be a number > 0, got -1",
-        id="optuna-choice",
-        marks=OPTUNA,
-    ),
+    optuna("train.lr=choice(0.1,-1)", r"train\.lr must be a number > 0, got -1", "optuna-choice"),
 ]
 
 

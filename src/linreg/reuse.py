@@ -16,7 +16,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -71,9 +70,8 @@ def adopt(store, key: str, out: Path) -> RunRecord | None:
     earlier = find(store, key)
     if earlier is None:
         return None
-    import mlflow.artifacts
+    import mlflow.artifacts  # its progress bar is off (linreg.tracking.store)
 
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # a bar per run
     with tempfile.TemporaryDirectory(dir=out) as tmp:
         try:
             got = Path(

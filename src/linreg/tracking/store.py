@@ -108,6 +108,8 @@ class Store:
     def __init__(self, uri: str, experiment: str) -> None:
         from mlflow.tracking import MlflowClient
 
+        from .. import signals
+
         # MLflow prints "View run ... at: <uri>" as a run ends on a server: a line per run, and
         # the URI with its password; linreg's own lines say where the runs are, redacted
         os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
@@ -116,8 +118,6 @@ class Store:
         # and runs MLflow's schema migrations the first time, which two processes must not do
         # at once (a broken migration can leave the store unusable).  The lock covers that and
         # getting or creating the experiment; MLflow caches the built store per process.
-        from .. import signals
-
         # A first Ctrl-C or SIGTERM waits until the store is made (a migration cut short leaves
         # it unusable); a new sqlite file is made whole beside its place, then renamed into it,
         # so not even a SIGKILL leaves half a schema behind.

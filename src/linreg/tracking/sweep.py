@@ -58,6 +58,12 @@ class SweepCallback(Callback):
                 close(Path(config.hydra.sweep.dir))
 
 
+def _end_gone(store, run_id: str) -> None:
+    """A run whose process is gone: ended KILLED, saying so."""
+    store.log(run_id, tags={"status": "interrupted", NOTE: GONE})
+    store.end_run(run_id, "KILLED")
+
+
 def end_dead_children(store, parent: str) -> None:
     """Children of ``parent`` still RUNNING once the sweep is over lost their process (a killed
     worker, a signal): end them KILLED, never leave them RUNNING."""
@@ -65,8 +71,7 @@ def end_dead_children(store, parent: str) -> None:
         [store.experiment_id],
         f"tags.mlflow.parentRunId = '{parent}' and attributes.status = 'RUNNING'",
     ):
-        store.log(run.info.run_id, tags={"status": "interrupted", NOTE: GONE})
-        store.end_run(run.info.run_id, "KILLED")
+        _end_gone(store, run.info.run_id)
 
 
 def reap_orphans(store) -> int:
@@ -78,8 +83,7 @@ def reap_orphans(store) -> int:
     ):
         pid = int(run.data.tags.get("linreg.pid", "0") or 0)
         if pid and not _alive(pid):
-            store.log(run.info.run_id, tags={"status": "interrupted", NOTE: GONE})
-            store.end_run(run.info.run_id, "KILLED")
+            _end_gone(store, run.info.run_id)
             ended += 1
     if ended:
         log.warning(
