@@ -36,13 +36,13 @@ fit(data.X, data.y, data.theta0,
 FLOORS = """
 import json, sys, tempfile, time
 t = time.perf_counter()
-import mlflow, hydra, linreg.runner, linreg.train
+import mlflow, hydra, linreg.sweep.job, linreg.train
 imports = time.perf_counter() - t
 from pathlib import Path
 n = int(sys.argv[1])
 from linreg.tracking import open_store
 from hydra import compose, initialize_config_dir
-from linreg.config import CONF_DIR
+from linreg.config.paths import CONF_DIR
 with tempfile.TemporaryDirectory() as tmp:
     store = open_store(f"sqlite:///{tmp}/m.db", "floors")
     t = time.perf_counter()

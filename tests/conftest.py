@@ -127,7 +127,7 @@ def hydra_compose():
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    from linreg.config import CONF_DIR
+    from linreg.config.paths import CONF_DIR
 
     GlobalHydra.instance().clear()
     with initialize_config_dir(str(CONF_DIR), version_base="1.3", job_name="test"):

@@ -227,7 +227,7 @@ def test_rank_deficient_robust_losses_give_the_minimum_norm_optimum(loss):
 
 
 def test_fit_intercept_is_a_train_setting_and_refuses_standardised_data(hydra_compose, tmp_path):
-    from linreg.config import run_config
+    from linreg.config.typed import run_config
     from linreg.core import LinregError
 
     assert run_config(hydra_compose()).settings.fit_intercept is True

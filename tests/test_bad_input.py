@@ -489,8 +489,8 @@ def test_bad_params_file_stops_the_train_stage(tmp_path, case):
 
 def test_the_committed_params_pass_the_same_checks(tmp_path):
     """The control for the cases above: only their change makes the copy fail."""
-    from linreg import params
-    from linreg.checks import check
+    from linreg.config import params
+    from linreg.config.checks import check
 
     path = write_params(tmp_path, lambda p: None)
     checked = check(params.overrides(path), multirun=True)
@@ -641,7 +641,7 @@ def test_bad_value_in_a_grid_stops_before_anything_is_recorded(tmp_path, argv, m
 
 
 def test_an_absent_device_in_a_sweep_is_a_skipped_run_not_bad_input():
-    from linreg.checks import UsageError, check
+    from linreg.config.checks import UsageError, check
 
     absent = [d for d in ("cuda", "mps") if d not in available_devices()]
     if not absent:
@@ -669,7 +669,7 @@ def test_a_search_space_with_bad_bounds_is_bad_input(tmp_path):
 
 
 def test_a_key_of_another_choice_is_explained():
-    from linreg.checks import UsageError, check
+    from linreg.config.checks import UsageError, check
 
     with pytest.raises(UsageError) as info:
         check(["loss.delta=2"], multirun=False)  # loss=mse has no delta: only huber has
@@ -698,7 +698,7 @@ def documented_commands() -> list:
 
 @pytest.mark.parametrize("argv", documented_commands())
 def test_the_commands_documented_in_conf_pass_the_check(tmp_path, monkeypatch, argv):
-    from linreg.checks import check
+    from linreg.config.checks import check
 
     monkeypatch.chdir(tmp_path)  # data=csv data.path=houses.csv: the documented file, here
     (tmp_path / "houses.csv").write_text("size,price\n1,2\n2,4\n3,6\n4,8\n5,10\n6,12\n")

@@ -95,7 +95,7 @@ def test_sweep_benchmark_grids_are_what_the_train_stage_reads(tmp_path):
     import yaml
     from benchmarks import sweep
 
-    from linreg import params
+    from linreg.config import params
 
     pipeline = yaml.safe_load((ROOT / "dvc.yaml").read_text())
     assert pipeline["stages"]["train"]["cmd"] == sweep.STAGE

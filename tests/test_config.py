@@ -1,7 +1,7 @@
-"""The Hydra config (conf/, typed by linreg.config) and params.yaml, composed in-process.
+"""The Hydra config (conf/, typed by linreg.config.typed) and params.yaml, composed in-process.
 
 No value has two homes: every default is written once, in conf/ (the dataclasses of
-linreg.config hold types only), and params.yaml is DVC's composition of conf/pipeline.yaml.
+linreg.config.typed hold types only), and params.yaml is DVC's composition of conf/pipeline.yaml.
 """
 
 from __future__ import annotations
@@ -15,17 +15,11 @@ import pytest
 import yaml
 from omegaconf import MISSING, OmegaConf
 
-from linreg import params as params_mod
-from linreg.checks import check
-from linreg.config import (
-    CONF_DIR,
-    SECTIONS,
-    LinregConf,
-    RunConfig,
-    Tracking,
-    run_config,
-    schema_keys,
-)
+from linreg.config import params as params_mod
+from linreg.config.checks import check
+from linreg.config.paths import CONF_DIR
+from linreg.config.schema import SECTIONS, LinregConf, schema_keys
+from linreg.config.typed import RunConfig, Tracking, run_config
 from linreg.core import CsvSpec, DataSpec, LinregError, Loss, TrainSettings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -178,7 +172,7 @@ def test_csv_run_is_a_csvspec(compose):
     ],
 )
 def test_typos_and_bad_values_are_one_line(override, message):
-    from linreg.checks import UsageError
+    from linreg.config.checks import UsageError
 
     with pytest.raises(UsageError, match=message) as info:
         check([override], multirun=False)
@@ -320,7 +314,7 @@ def test_run_name_adds_the_other_swept_keys(compose):
 
 # --- params.yaml -> the DVC train stage's multirun -----------------------------------------------
 def test_params_yaml_is_the_36_run_grid():
-    from linreg.checks import compose
+    from linreg.config.compose import compose
 
     args, grid = params_mod.split(PARAMS)
     assert grid == WALKTHROUGH_GRID
@@ -379,7 +373,7 @@ def test_dvc_set_value_and_dataset_reach_the_run(tmp_path):
 
 
 def test_dvc_set_of_a_swept_key_is_an_error(tmp_path):
-    from linreg.checks import UsageError
+    from linreg.config.checks import UsageError
 
     path = dvc_params(tmp_path, "train.lr=0.05")
     with pytest.raises(UsageError, match=r"^train\.lr must be left to the grid \(grid\.train\.lr"):

@@ -585,7 +585,7 @@ def test_a_params_file_behind_conf_is_noted_except_under_dvc_exp_run(tmp_path, c
     params.yaml from conf/ and its -S, no note."""
     import logging
 
-    from linreg.params import note_stale
+    from linreg.config.params import note_stale
 
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["grid"]["train"]["lr"] = [0.001, 0.01, 0.1, 0.3]

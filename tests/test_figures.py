@@ -14,9 +14,10 @@ from matplotlib.transforms import Bbox
 from PIL import Image
 
 from linreg.core import DataSpec, Loss, TrainSettings, fit, generate, optimum
-from linreg.present import animation, figures, insight
-from linreg.present.comparison import param_evolution, sweep_loss_curves
+from linreg.present import figures
 from linreg.present.run_folder import trajectory_table
+from linreg.report import animation, insight
+from linreg.report.comparison import param_evolution, sweep_loss_curves
 
 DATA = generate(DataSpec())
 
@@ -182,8 +183,8 @@ def test_no_gif_without_one_feature(tmp_path, sweep):
 def test_scaling_shows_the_long_valley_and_its_cure(tmp_path, saved):
     """Plot sizes in the thousands: at 0.9 × its own critical lr, descent on the raw feature is
     still far from the optimum after 100 epochs; standardised, the same epochs arrive."""
-    from linreg.present import scaling
-    from linreg.present.lesson import curvature, standardised
+    from linreg.core.curvature import curvature, standardised
+    from linreg.report import scaling
 
     sizes = generate(DataSpec(feature_scale=1000.0))
     X, y = np.asarray(sizes.X, np.float64), np.asarray(sizes.y, np.float64)

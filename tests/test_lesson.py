@@ -12,8 +12,9 @@ import pytest
 
 from conftest import Cli
 from linreg.core import DataSpec, Loss, TrainSettings, fit, generate
-from linreg.present import lesson
-from linreg.present.lesson import classify, curvature
+from linreg.core import curvature as curvature_mod
+from linreg.core.curvature import curvature
+from linreg.report.lesson import classify
 
 
 def mse(theta: np.ndarray, X: np.ndarray, y: np.ndarray) -> float:
@@ -125,11 +126,11 @@ def test_the_resolver_scales_the_critical_lr_of_the_configs_own_data():
         "loss": {"name": "mse"},
         "train": {"lr": "${linreg.critical_lr:0.5}"},
     })  # fmt: skip
-    import linreg.config  # noqa: F401 (registers the resolver)
+    import linreg.config.typed  # noqa: F401 (registers the resolver)
 
     expected = 0.5 * curvature(generate(DataSpec(feature_scale=1000.0)).X).critical_lr
     assert cfg.train.lr == pytest.approx(expected, rel=1e-12)
-    assert lesson.CURVATURE["mse"] == 2.0
+    assert curvature_mod.CURVATURE["mse"] == 2.0
 
 
 def test_with_the_bias_held_at_zero_the_hessian_is_of_x_alone():

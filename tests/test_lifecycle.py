@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from conftest import clean_env, split_runs, store_runs
-from linreg.record import RunRecord
+from linreg.run.record import RunRecord
 
 LONG = ["backend=numpy", "train.epochs=300000", "tracking.figures=false", "tracking.graph=false"]
 SHORT = ["backend=numpy", "train.epochs=20", "tracking.figures=false", "tracking.graph=false"]
@@ -109,7 +109,7 @@ def test_a_killed_sweeps_runs_are_ended_by_the_next_sweep(tmp_path):
 def test_a_second_signal_ends_the_process_at_once(tmp_path):
     script = (
         "import os, signal, time\n"
-        "from linreg import signals\n"
+        "from linreg.run import signals\n"
         "signals.install()\n"
         "try:\n"
         "    print('ready', flush=True)\n"
@@ -134,7 +134,7 @@ def test_a_signal_inside_a_deferred_step_acts_once_the_step_is_done(tmp_path):
     waits for its end, then raises; a second one still ends the process at once."""
     script = (
         "import os, signal, time\n"
-        "from linreg import signals\n"
+        "from linreg.run import signals\n"
         "signals.install()\n"
         "try:\n"
         "    with signals.deferred():\n"

@@ -1,5 +1,5 @@
 """What a run looks like in MLflow besides its model: metric names grouped by kind (named once, in
-linreg.record), MLflow's standard tags, params only where they apply, and the markdown
+linreg.run.record), MLflow's standard tags, params only where they apply, and the markdown
 descriptions (``mlflow.note.content``) of a run and of a sweep."""
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ import math
 
 import pytest
 
-from linreg import record
-from linreg.config import run_config
-from linreg.record import RunRecord, metric_name, series_name
+from linreg.config.typed import run_config
+from linreg.run import record
+from linreg.run.record import RunRecord, metric_name, series_name
 from linreg.tracking.describe import MAX_NOTE, applicable_params, run_note, source_tags, sweep_note
 from test_pipeline import multirun  # noqa: F401  (the shared 8-run sweep)
 

@@ -15,8 +15,8 @@ import pytest
 from conftest import VENV_BIN, clean_env, split_runs
 from linreg.core import DataSpec, generate
 from linreg.core.datafiles import CsvSpec, load_csv
-from linreg.record import RunRecord, best_runs, frame
-from linreg.sweep_folder import records
+from linreg.run.record import RunRecord, best_runs, frame
+from linreg.sweep.folder import records
 from linreg.tracking.model import MODEL_ID_TAG, log_model, register, registered_name
 from linreg.tracking.store import Store
 from servers import HOST, Background, free_port, tail, wait_http

@@ -2,7 +2,7 @@
 subprocess, in a tmp dir, with its own sqlite MLflow store read back with MlflowClient.  Runs are
 shrunk (5 to 20 epochs, small grids).
 
-A run's result is one typed record (:class:`linreg.record.RunRecord`): its fields are the
+A run's result is one typed record (:class:`linreg.run.record.RunRecord`): its fields are the
 summary's columns, its outcome numbers the MLflow run's metrics, and result.json holds it.
 """
 
@@ -23,9 +23,10 @@ import pandas as pd
 import pytest
 
 from conftest import Cli, split_runs
-from linreg import record, sweep_folder
 from linreg.core.device import available_devices
-from linreg.record import RunRecord, metric_name, series_name
+from linreg.run import record
+from linreg.run.record import RunRecord, metric_name, series_name
+from linreg.sweep import folder as sweep_folder
 
 # The head of summary.csv, pinned: what a run is, what it learned, how good that is, where it is.
 SUMMARY_HEAD = [

@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 from conftest import REPO, clean_env, split_runs
-from linreg.points import chosen_steps, thin
-from linreg.record import series_name
+from linreg.run.record import series_name
+from linreg.run.thinning import chosen_steps, thin
 
 SMALL = ["backend=numpy", "train.epochs=50", "tracking.figures=false", "tracking.graph=false"]
 

@@ -1,4 +1,4 @@
-"""The sweep's pictures and report (linreg.present), and the graph without Graphviz.
+"""The sweep's pictures and report (linreg.report), and the graph without Graphviz.
 
 One small real sweep (the walkthrough's data with outliers, mse and mae, three learning rates,
 mse diverging at the largest) feeds every test here.
@@ -16,10 +16,11 @@ import pytest
 
 from conftest import VENV_BIN, Cli, clean_env, store_runs
 from linreg.core import DataSpec, Loss, generate
-from linreg.present import graphs, report
-from linreg.present.comparison import sweep_figures
-from linreg.record import BEST, RunRecord, best_runs, frame
-from linreg.sweep_folder import records
+from linreg.present import graphs
+from linreg.report import report
+from linreg.report.comparison import sweep_figures
+from linreg.run.record import BEST, RunRecord, best_runs, frame
+from linreg.sweep.folder import records
 
 pytestmark = pytest.mark.slow
 
@@ -204,7 +205,7 @@ def test_the_walkthrough_metrics_name_only_the_walkthroughs_runs():
     only: on other data, or with momentum, there is nothing of the walkthrough's to report."""
     from linreg.core import DataSpec
     from linreg.evaluate import is_walkthrough, metrics
-    from linreg.record import RunRecord, frame
+    from linreg.run.record import RunRecord, frame
 
     def run(momentum: float) -> RunRecord:
         return RunRecord(run_name=f"torch · mse · lr=0.01 · ep=100 · cpu · momentum={momentum}",

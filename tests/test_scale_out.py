@@ -119,7 +119,7 @@ def test_optuna_preset_composes(hydra_compose):
 
 
 def test_objective_is_a_float_that_optuna_can_minimise():
-    from linreg.record import RunRecord
+    from linreg.run.record import RunRecord
     from linreg.train import objective
 
     def record(**fields) -> RunRecord:

@@ -18,16 +18,15 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .core.datafiles import load_dataset
-from .core.errors import LinregError
-from .present import report
-from .present.comparison import load_trajectories, sweep_figures
-from .present.findings import backend_agreement
-from .present.summary import write_csv
-from .record import MANIFEST, best_runs, error_key, frame, write_atomic
-from .sweep_folder import read_manifest, records
-
-RUNS_DIR, DATA_DIR, RESULTS_DIR = "runs", "data", "results"  # the stages' folders (dvc.yaml)
+from linreg.config.paths import DATA_DIR, RESULTS_DIR, RUNS_DIR
+from linreg.core.datafiles import load_dataset
+from linreg.core.errors import LinregError
+from linreg.present.findings import backend_agreement
+from linreg.present.summary import write_csv
+from linreg.report import report
+from linreg.report.comparison import load_trajectories, sweep_figures
+from linreg.run.record import MANIFEST, best_runs, error_key, frame, write_atomic
+from linreg.sweep.folder import read_manifest, records
 
 
 class EvaluateError(Exception):
@@ -67,7 +66,7 @@ def _rounded(x: float | None) -> float | None:
 
 def is_walkthrough(meta: dict) -> bool:
     """Whether the data is the walkthrough's own (the core's default spec)."""
-    from .core.data import DataSpec
+    from linreg.core.data import DataSpec
 
     return meta.get("spec") == {"kind": "synthetic", **json.loads(json.dumps(DataSpec().to_dict()))}
 
@@ -155,8 +154,8 @@ def read_trajectories(runs: Path, recs) -> list[dict]:
 
 
 def check_results_place(results_dir: Path) -> None:
-    from .explain import UsageError
-    from .places import check_folder
+    from linreg.config.hydra_errors import UsageError
+    from linreg.config.writable import check_folder
 
     if results_dir.exists() and not results_dir.is_dir():
         raise EvaluateError(f"results must be a folder, got {str(results_dir)!r} (a file)")
@@ -200,8 +199,8 @@ def write_loss_curves(trajectories: list[dict], path: Path) -> None:
 
 def _attach(manifest: dict, results_dir: Path, m: dict) -> None:
     """The evaluation joins the sweep's parent run in MLflow."""
-    from .tracking.redact import unredact
-    from .tracking.store import open_store
+    from linreg.tracking.redact import unredact
+    from linreg.tracking.store import open_store
 
     store = open_store(unredact(manifest["tracking_uri"]), manifest["experiment"])
     parent = manifest["parent_run_id"]

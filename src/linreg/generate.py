@@ -10,18 +10,19 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .checks import UsageError
-from .config import naming
-from .core.data import DataSpec, generate
-from .core.datafiles import load_csv, save_dataset
-from .params import DATA_DIR, PARAMS
+from linreg.config.checks import UsageError
+from linreg.config.paths import DATA_DIR, PARAMS
+from linreg.config.typed import naming
+from linreg.core.data import DataSpec, generate
+from linreg.core.datafiles import load_csv, save_dataset
 
 
 def build(params_path: str = PARAMS, out: str = DATA_DIR) -> Path:
     """The data spec checked as the train stage will check it, then made and written whole."""
-    from . import params
-    from .checks import adapt, compose
-    from .places import check_folder
+    from linreg.config import params
+    from linreg.config.checks import adapt
+    from linreg.config.compose import compose
+    from linreg.config.writable import check_folder
 
     spec = adapt(compose(params.split(params_path)[0])).data
     out_path = Path(out)
@@ -46,7 +47,7 @@ def build(params_path: str = PARAMS, out: str = DATA_DIR) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .core.errors import LinregError
+    from linreg.core.errors import LinregError
 
     argv = list(sys.argv[1:] if argv is None else argv)
     try:

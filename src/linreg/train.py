@@ -5,7 +5,7 @@
     linreg --params params.yaml data.dir=data hydra.sweep.dir=runs    # the DVC train stage
 
 (``python -m linreg.train`` is the same command.)  The command line is checked first
-(:mod:`linreg.checks`: one line and exit 2 on a bad value anywhere in a grid); then Hydra runs it,
+(:mod:`linreg.config.checks`: one line and exit 2 on a bad value anywhere in a grid); then Hydra runs it,
 its sweeper and launcher choosing how, :class:`linreg.tracking.SweepCallback` opening and closing
 the sweep's parent MLflow run, and :func:`train` carrying out each job.
 """
@@ -20,9 +20,10 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from . import signals
-from .config import CONF_DIR, run_config
-from .record import RunRecord
+from linreg.config.paths import CONF_DIR
+from linreg.config.typed import run_config
+from linreg.run import signals
+from linreg.run.record import RunRecord
 
 OURS = {"-m", "--multirun"}
 RAN: list[Path] = []  # the folders of the single runs of this process, for main
@@ -35,9 +36,9 @@ def train(cfg: DictConfig) -> RunRecord | float | None:
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from .resume import job_pass
-    from .runner import Place, execute
-    from .sweep_folder import read_manifest
+    from linreg.sweep.folder import read_manifest
+    from linreg.sweep.job import Place, execute
+    from linreg.sweep.resume import job_pass
 
     signals.check()  # no job starts after a signal
     hc = HydraConfig.get()
@@ -110,9 +111,9 @@ CONFIG_FLAGS = {"-cn": "config_name", "--config-name": "config_name",
 
 def main(argv: list[str] | None = None) -> int:
     """The ``linreg`` command: check, run through Hydra, sum up; the exit status."""
-    from . import params
-    from .checks import UsageError, check
-    from .tracking import sweep
+    from linreg.config import params
+    from linreg.config.checks import UsageError, check
+    from linreg.sweep import parent as sweep
 
     argv = list(sys.argv[1:] if argv is None else argv)
     signals.install()
@@ -174,9 +175,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _resume(sweep_dir: Path, argv: list[str], err: Exception) -> bool:
     """Launch the sweep again into its folder until every run has its record
-    (:mod:`linreg.resume`); False if the launcher gave up."""
-    from . import resume
-    from .tracking import sweep
+    (:mod:`linreg.sweep.resume`); False if the launcher gave up."""
+    from linreg.sweep import parent as sweep
+    from linreg.sweep import resume
 
     kept = [a for a in argv if a.partition("=")[0].lstrip("+~") != "hydra.sweep.dir"]
     place = str(Path(sweep_dir).resolve()).replace("\\", "\\\\").replace("'", "\\'")
@@ -190,14 +191,14 @@ def _resume(sweep_dir: Path, argv: list[str], err: Exception) -> bool:
 
 def reach(configured: str | None) -> None:
     """The tracking server answers, or the command stops here with one line."""
-    from .checks import UsageError
-    from .tracking.health import check_server
-    from .tracking.store import resolve_uri
+    from linreg.config.checks import UsageError
+    from linreg.config.paths import resolve_uri
+    from linreg.tracking.health import check_server
 
     uri = resolve_uri(configured)
     why = check_server(uri)
     if why:
-        from .tracking.redact import redact
+        from linreg.tracking.redact import redact
 
         raise UsageError(
             f"tracking.uri must name an MLflow server that answers, got {redact(uri)} ({why})"
@@ -205,7 +206,7 @@ def reach(configured: str | None) -> None:
 
 
 def _single(folder: Path, experiment: str) -> int:
-    from .present.summary import describe
+    from linreg.present.summary import describe
 
     try:
         record = RunRecord.read(folder)

@@ -1,1 +1,2 @@
-"""Presentation: a sweep's summary table and report, the per-run and sweep figures, the graphs."""
+"""What a run and a sweep show at once: a run's files and figures (``run_folder``, ``figures``,
+``graphs``), the sweep's summary table (``summary``) and what its numbers say (``findings``)."""

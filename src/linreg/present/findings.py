@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..record import best_runs
+from linreg.run.record import best_runs
 
 SAME_SETTINGS = ["loss", "lr", "epochs", "momentum", "batch_size", "schedule", "dtype"]
 
@@ -29,7 +29,7 @@ def backend_agreement(df) -> float | None:
 
 
 def best_per_loss_and_backend(df):
-    """Per loss and backend, the best ok run (:data:`linreg.record.BEST`)."""
+    """Per loss and backend, the best ok run (:data:`linreg.run.record.BEST`)."""
     return best_runs(df, ["loss", "backend"])
 
 
@@ -78,21 +78,3 @@ def findings(df) -> list[str]:
         names = ", ".join(g["run_name"].head(3)) + (" ..." if len(g) > 3 else "")
         out.append(f"{len(g)} run(s) {status}: {names}.")
     return out
-
-
-def _md_table(df, columns) -> str:
-    cols = [c for c in columns if c in df.columns]
-    rows = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for _, r in df[cols].iterrows():
-        rows.append("| " + " | ".join(_fmt(r[c]) for c in cols) + " |")
-    return "\n".join(rows)
-
-
-def _fmt(v) -> str:
-    import pandas as pd
-
-    if v is None or (not isinstance(v, str) and pd.isna(v)):
-        return ""
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return str(v).replace("|", "/")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.losses import Loss
+from linreg.core.losses import Loss
 
 INSTALL_HINT = (
     "Graphviz's 'dot' program is not installed: computation graphs are logged as DOT source only. "
@@ -73,7 +73,7 @@ def torch_dot(X: np.ndarray, y: np.ndarray, theta: np.ndarray, loss: Loss) -> st
     import torch
     from torch import nn
 
-    from ..core.backends.torch_backend import criterion
+    from linreg.core.backends.torch_backend import criterion
 
     n, m = X.shape
     model = nn.Linear(m, 1)

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import RunConfig
-from ..core.data import Dataset
-from ..points import chosen_steps
-from ..record import TRAJECTORY, jsonable
-from . import figures, graphs
+from linreg.config.typed import RunConfig
+from linreg.core.data import Dataset
+from linreg.present import figures, graphs
+from linreg.run.record import TRAJECTORY, jsonable
+from linreg.run.thinning import chosen_steps
 
 CSV_EPOCHS = 100_000  # above, trajectory.parquet alone (a CSV of 10^6 rows takes seconds)
 FIGURE_POINTS = 2000  # per line of a run's figure

@@ -1,30 +1,17 @@
-"""A sweep's records as one table, its comparison figures and the terminal's view of them."""
+"""A sweep's records as one table (``summary.csv``) and the terminal's view of it."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..record import RunRecord, frame, write_atomic
+from linreg.run.record import RunRecord, frame, write_atomic
 
 CONSOLE = ["status", "bias", "w_0", "w_1", "w_2", "weight_error", "optimum_distance", "wall_s"]
 
 
-def write(records: list[RunRecord], folder: Path, figures: bool = True, data=None) -> list[Path]:
-    """``summary.csv`` (one row per run) and, with ``figures``, the comparison figures and the
-    report (report.md, report.html: the learning-rate lesson's numbers among them) in
-    ``folder``; returns the files written."""
-    df = frame(records)
-    written = [write_csv(df, Path(folder) / "summary.csv")]
-    if figures:
-        from . import report
-        from .comparison import load_trajectories, sweep_figures
-
-        runs = load_trajectories(Path(folder), records)
-        drawn = sweep_figures(Path(folder), records, Path(folder), data, loaded=runs)
-        X = None if data is None else data.X
-        written += drawn + report.write(df, drawn, Path(folder), f"linreg · {Path(folder).name}",
-                                        runs=runs, X=X)  # fmt: skip
-    return written
+def write(records: list[RunRecord], folder: Path) -> Path:
+    """``summary.csv`` in ``folder``: one row per run, the columns of the run's record."""
+    return write_csv(frame(records), Path(folder) / "summary.csv")
 
 
 def write_csv(df, path: Path) -> Path:

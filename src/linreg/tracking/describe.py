@@ -9,9 +9,9 @@ import getpass
 import os
 import subprocess
 
-from ..config import RunConfig
-from ..record import RunRecord
-from .store import project_root
+from linreg.config.paths import project_root
+from linreg.config.typed import RunConfig
+from linreg.run.record import RunRecord
 
 NOTE = "mlflow.note.content"  # the run's Description in MLflow's UI (markdown)
 SOURCE = "linreg.train"  # every job runs in it: `linreg`, `python -m linreg.train`, DVC's stage
@@ -98,18 +98,19 @@ def sweep_note(recs: list[RunRecord]) -> str:
     """A sweep's description: the counts, the best run per loss and backend (the report's
     summary table), the findings the numbers support, then every run while the note stays
     within MLflow's 8,000 characters of a tag (the UI shows the run's name above it)."""
-    from ..present.findings import _md_table, best_per_loss_and_backend, findings
-    from ..record import BEST, counts, frame
+    from linreg.present.findings import best_per_loss_and_backend, findings
+    from linreg.present.tables import md_table
+    from linreg.run.record import BEST, counts, frame
 
     df = frame(recs)
     tally = ", ".join(f"{n} {status}" for status, n in counts(recs).items() if n)
     best = best_per_loss_and_backend(df)
     lines = [f"{len(recs)} runs: {tally}.", ""]
     if len(best):
-        lines += ["**Best run per loss and backend**", "", _md_table(best, NOTE_COLUMNS), ""]
+        lines += ["**Best run per loss and backend**", "", md_table(best, NOTE_COLUMNS), ""]
         lines += [f"*Best: {BEST}.*", ""]
     lines += ["**Findings**", ""] + [f"- {f}" for f in findings(df)] + [""]
-    every = ["**Every run**", "", _md_table(df, NOTE_COLUMNS), ""]
+    every = ["**Every run**", "", md_table(df, NOTE_COLUMNS), ""]
     where = "The figures, `summary.csv` and `report.html` are under Artifacts."
     if sum(len(t) + 1 for t in lines + every + [where]) < MAX_NOTE:
         lines += every

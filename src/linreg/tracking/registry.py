@@ -1,14 +1,14 @@
 """A sweep's models in the registry: at its close, per loss, the best ok run
-(:data:`linreg.record.BEST`) becomes a new version of ``<experiment>-<loss>``."""
+(:data:`linreg.run.record.BEST`) becomes a new version of ``<experiment>-<loss>``."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
 
-from ..record import RunRecord, best_runs, frame
-from .model import MODEL_ID_TAG, log_model, register, registered_name
-from .store import store_lock
+from linreg.run.record import RunRecord, best_runs, frame
+from linreg.tracking.model import MODEL_ID_TAG, log_model, register, registered_name
+from linreg.tracking.store import store_lock
 
 log = logging.getLogger("linreg")
 
@@ -17,8 +17,8 @@ def run_data(folder: Path):
     """The data a run trained on, read as the run read it (its composed config)."""
     from omegaconf import OmegaConf
 
-    from ..config import run_config
-    from ..runner import load_data
+    from linreg.config.data import load_data
+    from linreg.config.typed import run_config
 
     return load_data(run_config(OmegaConf.load(Path(folder) / ".hydra" / "config.yaml")))
 

@@ -8,18 +8,18 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import RunConfig
-from ..core.data import Dataset
-from ..points import thin
-from ..record import metric_name, series_name
-from .describe import source_tags
+from linreg.config.typed import RunConfig
+from linreg.core.data import Dataset
+from linreg.run.record import metric_name, series_name
+from linreg.run.thinning import thin
+from linreg.tracking.describe import source_tags
 
 MAX_LOGGED_WEIGHTS = 10  # above this, the per-epoch weights are logged as their norm
 
 
 def process_tags() -> dict:
     """Which process on which machine runs it: a run left RUNNING by a process that is gone is
-    an orphan (:func:`linreg.tracking.sweep.reap_orphans`)."""
+    an orphan (:func:`linreg.sweep.parent.reap_orphans`)."""
     return {"linreg.host": socket.gethostname(), "linreg.pid": os.getpid()}
 
 
@@ -90,6 +90,6 @@ def log_run(store, run_id, run: RunConfig, data: Dataset, traj, rec, out: Path, 
         context="training",
     )
     if run.tracking.log_models == "all" and traj.status == "ok":  # else the sweep's best only
-        from .model import log_model
+        from linreg.tracking.model import log_model
 
         log_model(store, run_id, rec, data)

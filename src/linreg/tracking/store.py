@@ -1,10 +1,7 @@
-"""MLflow, for the pipeline: where the store is, and logging a run in a handful of batched calls.
+"""MLflow, for the pipeline: the store, and logging a run in a handful of batched calls.
 
-The default store is a sqlite file ``mlflow.db`` at the project root with artifacts in
-``mlruns/``, both absolute whatever the working directory: the root is ``DVC_ROOT`` when DVC runs
-the stage (``dvc exp run`` works in a temporary copy), else the nearest folder above the working
-directory holding ``dvc.yaml``, else the working directory.  ``tracking.uri`` in the config, then
-``MLFLOW_TRACKING_URI``, override it.  Everything goes through ``MlflowClient`` with explicit run
+Where the store is (``mlflow.db`` at the project root, ``tracking.uri``, ``MLFLOW_TRACKING_URI``)
+is :mod:`linreg.config.paths`' to say.  Everything goes through ``MlflowClient`` with explicit run
 ids: no fluent "active run" state leaks between the runs of one process.
 """
 
@@ -24,6 +21,9 @@ except ImportError:  # Windows: no lock (the project targets Linux and macOS)
 
 import numpy as np
 
+from linreg.config.paths import artifact_location, sqlite_path
+from linreg.run import signals
+
 # MLflow's own INFO lines (creating a store's tables...) stay out of linreg's terminal; set the
 # variable to INFO to see them.
 os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
@@ -33,43 +33,6 @@ os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 MAX_VALUES_PER_BATCH = 1000  # MLflow's limits for one log_batch: metrics, params and tags in all
 MAX_PARAMS_PER_BATCH = MAX_TAGS_PER_BATCH = 100
 CREATE_EXPERIMENT_TRIES = 5
-
-
-def project_root() -> Path:
-    env = os.environ.get("DVC_ROOT")
-    if env:
-        return Path(env).resolve()
-    here = Path.cwd().resolve()
-    for folder in (here, *here.parents):
-        if (folder / "dvc.yaml").is_file():
-            return folder
-    return here
-
-
-def resolve_uri(configured: str | None = None) -> str:
-    """tracking.uri, else MLFLOW_TRACKING_URI, else sqlite:///<project root>/mlflow.db."""
-    uri = configured or os.environ.get("MLFLOW_TRACKING_URI")
-    if not uri:
-        return f"sqlite:///{project_root() / 'mlflow.db'}"
-    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
-        rel = uri[len("sqlite:///") :]
-        return f"sqlite:///{(project_root() / rel).resolve()}"
-    return uri
-
-
-def artifact_location(uri: str) -> str | None:
-    """Artifacts beside a local sqlite store (``mlruns/``); a server decides for itself."""
-    if uri.startswith("sqlite:///"):
-        return (Path(uri[len("sqlite:///") :]).parent / "mlruns").resolve().as_uri()
-    return None
-
-
-def sqlite_path(uri: str) -> Path | None:
-    """The database file of a ``sqlite:///`` URI; None for anything else (a server, memory)."""
-    if not uri.startswith("sqlite:///"):
-        return None
-    path = uri[len("sqlite:///") :].split("?", 1)[0]
-    return None if path in ("", ":memory:") else Path(path)
 
 
 @contextlib.contextmanager
@@ -107,8 +70,6 @@ class Store:
 
     def __init__(self, uri: str, experiment: str) -> None:
         from mlflow.tracking import MlflowClient
-
-        from .. import signals
 
         # MLflow prints "View run ... at: <uri>" as a run ends on a server: a line per run, and
         # the URI with its password; linreg's own lines say where the runs are, redacted
@@ -178,8 +139,6 @@ class Store:
         values)``) of one run in as few ``log_batch`` calls as MLflow takes: 1,000 values a call,
         100 params and 100 tags among them.  None and non-finite values are left out."""
         from mlflow.entities import Metric, Param, RunTag
-
-        from .. import signals
 
         now = int(time.time() * 1000)
         params_ = [Param(k, str(v)[:6000]) for k, v in (params or {}).items()]

@@ -15,11 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.data import Dataset
-from ..core.losses import Loss
-from .figures import _figure, _legend_above, _save, styled
-from .insight import contours, frame_of, subsample
-from .lesson import LONG, curvature, standardised
+from linreg.core.curvature import curvature, standardised
+from linreg.core.data import Dataset
+from linreg.core.losses import Loss
+from linreg.present.figures import _figure, _legend_above, _save, styled
+from linreg.report.insight import contours, frame_of, subsample
+from linreg.report.lesson import LONG
 
 STEP = 0.9  # each panel descends at this multiple of its own critical lr
 EPOCHS = 100

@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig, OmegaConf
 
-from .explain import UsageError, explain
+from linreg.config.hydra_errors import UsageError, explain
 
 if TYPE_CHECKING:
-    from .config import RunConfig
+    from linreg.config.typed import RunConfig
 
 
 def check_hydra(cfg: DictConfig, multirun: bool) -> None:
@@ -56,7 +56,7 @@ def check_store(run: RunConfig) -> None:
     """A local MLflow store (``sqlite:///path``) must be a file that can be created."""
     import os
 
-    from .tracking.store import resolve_uri, sqlite_path
+    from linreg.config.paths import resolve_uri, sqlite_path
 
     key = "tracking.uri" if run.tracking.uri else "MLFLOW_TRACKING_URI"
     if not run.tracking.uri and not os.environ.get("MLFLOW_TRACKING_URI"):

@@ -18,44 +18,24 @@ import socket
 import time
 from pathlib import Path
 
-from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from .. import signals
-from ..record import MANIFEST, RESULT, counts, sweep_metrics, write_atomic
-from ..sweep_folder import read_manifest, records
-from .describe import NOTE, dvc_experiment, source_tags, sweep_note
-from .redact import redact, unredact
-from .registry import register_best
-from .run import process_tags
-from .store import open_store, resolve_uri
+from linreg.config.paths import resolve_uri
+from linreg.run import signals
+from linreg.run.record import MANIFEST, RESULT, counts, sweep_metrics, write_atomic
+from linreg.sweep.folder import read_manifest, records
+from linreg.tracking.describe import NOTE, dvc_experiment, source_tags, sweep_note
+from linreg.tracking.redact import redact, unredact
+from linreg.tracking.registry import register_best
+from linreg.tracking.run import process_tags
+from linreg.tracking.store import open_store
 
 NAMED = {"backend", "loss", "train.lr", "train.epochs", "device"}  # always in a run's name
 log = logging.getLogger("linreg")
 OPENED: list[Path] = []  # the sweep folders opened in this process, for linreg.train
-RESUMING: list[Path] = []  # a sweep launched again into its folder (linreg.resume)
+RESUMING: list[Path] = []  # a sweep launched again into its folder (linreg.sweep.resume)
 NOT_OPENED: list[Exception] = []  # why on_multirun_start could not open a sweep
 GONE = "**interrupted**: its process ended before the run did (a signal, a killed worker)."
-
-
-class SweepCallback(Callback):
-    def on_multirun_start(self, config: DictConfig, **kwargs) -> None:
-        if "optuna" in str(OmegaConf.select(config, "hydra.sweeper._target_") or ""):
-            import optuna  # its own INFO lines (a study created...) stay out of the terminal
-
-            optuna.logging.set_verbosity(optuna.logging.WARNING)
-        try:
-            open_sweep(config)
-        except Exception as err:  # Hydra makes it a warning: linreg.train names it instead
-            NOT_OPENED.append(err)
-            raise
-
-    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
-        if not RESUMING:  # a pass of a resumed sweep: linreg.train closes it after the last
-            # every run ended: a first signal waits until the sweep is summed up (cut short, the
-            # summary and the parent's end would be lost), then ends the command (130 / 143)
-            with signals.deferred():
-                close(Path(config.hydra.sweep.dir))
 
 
 def _end_gone(store, run_id: str) -> None:
@@ -171,8 +151,8 @@ def open_sweep(config: DictConfig) -> dict:
 def _data(sweep_dir: Path, recs):
     """The sweep's dataset when all its runs share one (for the landscape and outliers
     figures), read as its first run read it; None otherwise."""
-    from ..config import run_config
-    from ..runner import load_data
+    from linreg.config.data import load_data
+    from linreg.config.typed import run_config
 
     digests = {r.data_digest for r in recs if r.data_digest}
     if len(digests) != 1:
@@ -190,7 +170,7 @@ def close(sweep_dir: Path, interrupted: str | None = None) -> int:
     """Sum the sweep up into its folder and its parent run, once; the exit status (1 if a run
     failed or the sweep could not be recorded).  ``interrupted`` (a signal's name): the sweep
     was stopped; what finished is summed up and the parent run ended KILLED."""
-    from ..present import summary
+    from linreg.present import summary
 
     sweep_dir = Path(sweep_dir)
     try:
@@ -203,9 +183,11 @@ def close(sweep_dir: Path, interrupted: str | None = None) -> int:
     if manifest.get("closed"):
         return 1 if c["failed"] else 0
     drawn = manifest.get("stage") != "train"  # the evaluate stage draws the pipeline's figures
-    table = summary.write(
-        recs, sweep_dir, figures=drawn, data=_data(sweep_dir, recs) if drawn else None
-    )
+    table = [summary.write(recs, sweep_dir)]
+    if drawn:
+        from linreg.report import write_sweep_report  # matplotlib: only where a sweep draws
+
+        table += write_sweep_report(recs, sweep_dir, _data(sweep_dir, recs))
     store = open_store(unredact(manifest["tracking_uri"]), manifest["experiment"])
     parent = manifest["parent_run_id"]
     status = "interrupted" if interrupted else "failed" if c["failed"] else "ok"

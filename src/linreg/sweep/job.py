@@ -11,7 +11,6 @@ on.
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import tempfile
 import time
@@ -19,20 +18,21 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import signals
-from .config import RunConfig, naming
-from .core.backends import fit
-from .core.data import Dataset, DataSpec, generate
-from .core.datafiles import CsvSpec, load_csv, load_dataset
-from .core.device import resolve_device
-from .core.errors import LinregError, UnsupportedCombination
-from .core.evaluation import evaluate, find_optimum
-from .present.run_folder import write_run_files
-from .record import RunRecord, metric_name
-from .reuse import FROM_TAG, KEY_TAG, adopt, run_key
-from .tracking import open_store, resolve_uri
-from .tracking.describe import NOTE, applicable_params, run_note
-from .tracking.run import log_run, run_tags
+from linreg.config.data import load_data
+from linreg.config.paths import resolve_uri
+from linreg.config.typed import RunConfig, naming
+from linreg.core.backends import fit
+from linreg.core.data import Dataset
+from linreg.core.device import resolve_device
+from linreg.core.errors import LinregError, UnsupportedCombination
+from linreg.core.evaluation import evaluate, find_optimum
+from linreg.present.run_folder import write_run_files
+from linreg.run import signals
+from linreg.run.record import RunRecord, metric_name
+from linreg.tracking.describe import NOTE, applicable_params, run_note
+from linreg.tracking.reuse import FROM_TAG, KEY_TAG, adopt, run_key
+from linreg.tracking.run import log_run, run_tags
+from linreg.tracking.store import open_store
 
 log = logging.getLogger("linreg")
 
@@ -46,24 +46,6 @@ class Place:
     parent_run_id: str | None = None
     index: int | None = None  # 0-based
     total: int | None = None
-
-
-@functools.lru_cache(maxsize=4)
-def _load(data_dir: str | None, spec: DataSpec | CsvSpec) -> Dataset:
-    if data_dir:
-        kind = "csv" if isinstance(spec, CsvSpec) else "synthetic"
-        return load_dataset(data_dir, expect_spec={"kind": kind, **spec.to_dict()})
-    return generate(spec) if isinstance(spec, DataSpec) else load_csv(spec)
-
-
-def load_data(run: RunConfig) -> Dataset:
-    """The run's data: read from ``data.dir`` (checked against the spec) or made in memory.
-    Cached, so the runs of a sweep in one process share one copy.  The core's errors (``path``,
-    ``dir``, a spec that cannot be drawn) are raised naming the ``data.*`` key."""
-    with naming("data."):
-        data = _load(run.data_dir, run.data)
-    data.check_trainable_in(run.settings.dtype)  # a CSV's float64 numbers, trained in float32
-    return data
 
 
 _OPTIMA: dict = {}
@@ -80,7 +62,7 @@ def _optimum(data: Dataset, loss, fit_intercept: bool = True):
 
 def execute(run: RunConfig, place: Place) -> RunRecord:
     """Carry out ``run`` into ``place.folder``; returns (and writes) its record.  Never raises,
-    but for a signal (:class:`linreg.signals.Interrupted`, Ctrl-C): the run is then recorded as
+    but for a signal (:class:`linreg.run.signals.Interrupted`, Ctrl-C): the run is then recorded as
     interrupted and its MLflow run ended KILLED before the signal goes on.  The record says
     ``ok`` (or ``diverged``) only once everything about the run is recorded."""
     out = place.folder
@@ -112,7 +94,7 @@ def execute(run: RunConfig, place: Place) -> RunRecord:
             status, rec = earlier.status, reused(earlier, rec)
             store.log(run_id, metrics=rec.metrics())
             if run.tracking.log_models == "all" and status == "ok":  # as a run that trains
-                from .tracking.model import log_model
+                from linreg.tracking.model import log_model
 
                 log_model(store, run_id, rec, data)
             rec.status = status  # only now: everything about the run is recorded

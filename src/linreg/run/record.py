@@ -19,7 +19,7 @@ from typing import Any
 
 RESULT = "result.json"
 TRAJECTORY = "trajectory.parquet"  # a run's every epoch (MLflow's series may be a subset)
-MANIFEST = "sweep.json"  # a sweep folder's manifest (linreg.tracking.sweep writes it)
+MANIFEST = "sweep.json"  # a sweep folder's manifest (linreg.sweep.parent writes it)
 STATUSES = ("ok", "diverged", "skipped", "failed")
 
 

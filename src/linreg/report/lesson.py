@@ -13,14 +13,10 @@ change the bound; the lesson is about plain full-batch descent.)
 
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass
-
 import numpy as np
 
-# H = curvature · AᵀA / n: mse doubles the residual's square, the others halve it (huber near its
-# optimum, where residuals are below δ); mae has no curvature at all
-CURVATURE = {"mse": 2.0, "mse_half": 1.0, "huber": 1.0}
+from linreg.core.curvature import curvature, standardised
+
 BEHAVIOURS = ("converged", "too slow", "oscillating", "diverged")
 ARRIVED_RTOL = (
     1e-6  # without the record's verdict: converged once the loss is this close (relative)
@@ -28,47 +24,6 @@ ARRIVED_RTOL = (
 ZIGZAG_SHARE = 0.5  # steps reversing direction in at least this share of moving epochs: a zigzag
 STILL = 1e-5  # a step this small against the largest one is float noise, not movement
 LONG = 100.0  # a condition number above this: a long valley (scaling.png shows it, and the cure)
-
-
-@dataclass(frozen=True)
-class Curvature:
-    """The Hessian's extreme eigenvalues on a dataset, and what they allow."""
-
-    loss: str
-    lambda_max: float
-    lambda_min: float
-
-    @property
-    def critical_lr(self) -> float:
-        """The largest stable step size of plain gradient descent: 2/λ_max."""
-        return 2.0 / self.lambda_max
-
-    @property
-    def condition_number(self) -> float:
-        return self.lambda_max / self.lambda_min if self.lambda_min > 0 else float("inf")
-
-
-def standardised(X: np.ndarray) -> np.ndarray:
-    """(x − mean)/std per feature (a constant feature left centred)."""
-    X = np.asarray(X, dtype=np.float64)
-    spread = X.std(axis=0)
-    return (X - X.mean(axis=0)) / np.where(spread > 0, spread, 1.0)
-
-
-def hessian(X: np.ndarray, loss: str = "mse", fit_intercept: bool = True) -> np.ndarray:
-    """The Hessian of the loss in θ = (b, w): (2/n)·AᵀA for mse, (1/n)·AᵀA for mse_half; A is
-    [1, X], or X alone when the bias is held at 0 (train.fit_intercept=false)."""
-    if loss not in CURVATURE:
-        raise ValueError(f"loss must be one of {', '.join(CURVATURE)} (mae has no curvature), "
-                         f"got {loss!r}")  # fmt: skip
-    X = np.asarray(X, dtype=np.float64)
-    A = np.column_stack((np.ones(len(X)), X)) if fit_intercept else X  # θ = (b, w)
-    return CURVATURE[loss] * (A.T @ A) / len(A)
-
-
-def curvature(X: np.ndarray, loss: str = "mse", fit_intercept: bool = True) -> Curvature:
-    eigenvalues = np.linalg.eigvalsh(hessian(X, loss, fit_intercept))  # symmetric: ascending
-    return Curvature(loss, float(eigenvalues[-1]), float(max(eigenvalues[0], 0.0)))
 
 
 def classify(
@@ -108,7 +63,7 @@ def classify(
 
 def behaviours(runs: list[dict]) -> dict[str, str]:
     """run_name -> behaviour, for each run with a trajectory (the dicts of
-    :func:`linreg.present.comparison.load_trajectories`)."""
+    :func:`linreg.report.comparison.load_trajectories`)."""
     out = {}
     for r in runs:
         t = r.get("trajectory")
@@ -125,41 +80,6 @@ def behaviours(runs: list[dict]) -> dict[str, str]:
             t["loss"].to_numpy(), theta, opt, r["status"] == "diverged", arrived
         )
     return out
-
-
-# --- the lesson preset's learning rates: a multiple of the data's critical lr ------------------
-@functools.lru_cache(maxsize=8)
-def _critical_lr_of(data_key: str, data_dir: str | None, loss: str, intercept: bool) -> float:
-    import json
-
-    from omegaconf import OmegaConf
-
-    from ..config import data_source
-    from ..core.data import DataSpec, generate
-    from ..core.datafiles import load_csv, load_dataset
-
-    spec = data_source(OmegaConf.create(json.loads(data_key)))
-    if data_dir:  # the pipeline's data/, as the train stage reads it
-        kind = "synthetic" if isinstance(spec, DataSpec) else "csv"
-        data = load_dataset(data_dir, expect_spec={"kind": kind, **spec.to_dict()})
-    else:
-        data = generate(spec) if isinstance(spec, DataSpec) else load_csv(spec)
-    return curvature(data.X, loss, intercept).critical_lr
-
-
-def critical_lr_resolver(multiple, *, _root_) -> float:
-    """``${linreg.critical_lr:0.5}``: half the critical lr of the config's own data and loss (the
-    data drawn, or read from data.dir, as a run will read it)."""
-    import json
-
-    from omegaconf import OmegaConf
-
-    data = OmegaConf.to_container(_root_.data, resolve=True)
-    loss = _root_.loss.name
-    name = loss if loss in CURVATURE else "mse"  # mae: the mse bound of the same data
-    key = json.dumps({k: v for k, v in data.items() if k != "dir"}, sort_keys=True)
-    intercept = bool(OmegaConf.select(_root_, "train.fit_intercept", default=True))
-    return float(multiple) * _critical_lr_of(key, data.get("dir"), name, intercept)
 
 
 # --- the report's section ----------------------------------------------------------------------

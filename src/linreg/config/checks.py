@@ -11,14 +11,15 @@ what was given (:class:`UsageError`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from .config import CONF_DIR, GROUPS, RunConfig, check_runnable, run_config
-from .core.errors import LinregError
-from .explain import UsageError, explain
-from .places import check_hydra, check_store
+from linreg.config.compose import compose
+from linreg.config.data import load_data
+from linreg.config.hydra_errors import UsageError, explain
+from linreg.config.typed import GROUPS, RunConfig, check_runnable, run_config
+from linreg.config.writable import check_hydra, check_store
+from linreg.core.errors import LinregError
 
 
 @dataclass
@@ -83,8 +84,6 @@ def check_data(run: RunConfig) -> None:
     """Read (or make) the data now: a missing or corrupt CSV or data folder, or a spec that
     cannot be drawn, stops the command before any run.  The runs of this process reuse the
     cached copy."""
-    from .runner import load_data
-
     load_data(run)
 
 
@@ -160,40 +159,6 @@ def check_value(
         check_store(run)
     if key == "data" or key.startswith("data."):
         _checked(check_data, run)
-
-
-def compose(
-    overrides: list[str], config_name: str = "config", config_dir: str | None = None
-) -> DictConfig:
-    """linreg's config composed with Hydra's public API; ``config_dir`` (Hydra's --config-dir)
-    is searched first, conf/ after it, as the command line does."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-
-    first = str(Path(config_dir).resolve()) if config_dir else str(CONF_DIR)
-    extra = [f"hydra.searchpath=[file://{CONF_DIR}]"] if config_dir else []
-    try:
-        with initialize_config_dir(first, version_base="1.3", job_name="check"):
-            cfg = hydra_compose(
-                config_name, overrides=[*overrides, *extra], return_hydra_config=True
-            )
-    except Exception as exc:
-        given = next(
-            (o for o in overrides if o.lstrip("+~").startswith("hydra.sweeper.params")), ""
-        )
-        if given and "NoneType" in str(exc):  # Hydra 1.3 cannot add to the basic sweeper's params
-            raise UsageError(
-                "hydra.sweeper.params must be set in a config file with hydra/sweeper=basic (a "
-                "grid in a config of your own: --config-dir/--config-name, see README; linreg's "
-                f"grid sweeper takes hydra.sweeper.params={{train.lr:'0.1,1'}}), got {given!r}"
-            ) from None
-        if given and given.partition("=")[0].lstrip("+~") != "hydra.sweeper.params":  # inside
-            raise UsageError(
-                "hydra.sweeper.params must be given whole, as a dict of key: values, e.g. "
-                f"hydra.sweeper.params={{train.lr:'0.01,0.1',loss:'mse,mae'}}, got {given!r}"
-            ) from None
-        raise UsageError(explain(exc)) from None
-    return cfg
 
 
 def adapt(cfg: DictConfig) -> RunConfig:

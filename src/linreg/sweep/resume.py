@@ -13,7 +13,7 @@ has its ``result.json`` returns it at once, and:
 
 Each pass is a real Hydra multirun over the same overrides (the same jobs, numbers and folders);
 the pass's instructions are in the sweep's manifest, which every job reads.  The MLflow runs the
-dead workers left RUNNING are ended KILLED (:func:`linreg.tracking.sweep.reap_orphans`).
+dead workers left RUNNING are ended KILLED (:func:`linreg.sweep.parent.reap_orphans`).
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ import logging
 import warnings
 from pathlib import Path
 
-from . import signals
-from .record import MANIFEST, RESULT, RunRecord, write_atomic
-from .sweep_folder import interrupted, read_manifest
+from linreg.run import signals
+from linreg.run.record import MANIFEST, RESULT, RunRecord, write_atomic
+from linreg.sweep.folder import interrupted, read_manifest
 
 log = logging.getLogger("linreg")
 STARTED = "config.yaml"  # a job that began to run saved its config (.hydra/ alone: never began)
@@ -77,7 +77,7 @@ def _plan(sweep_dir: Path, only: list[int] | None) -> None:
 
 def resume(sweep_dir: Path, launch, why: BaseException) -> bool:
     """Run what the broken launch left: ``launch()`` runs the sweep again into ``sweep_dir``;
-    False when the launcher cannot go on.  Raises :class:`linreg.signals.Interrupted` if a signal
+    False when the launcher cannot go on.  Raises :class:`linreg.run.signals.Interrupted` if a signal
     comes meanwhile."""
     n_runs = read_manifest(sweep_dir).get("n_runs")
     if not n_runs:  # a search (Optuna) chooses its runs as it goes: nothing to replay
@@ -136,9 +136,9 @@ def _record_lost(sweep_dir: Path, num: int, n_runs: int) -> None:
     )
     manifest = read_manifest(sweep_dir)
     try:
-        from .tracking.describe import NOTE, run_note
-        from .tracking.redact import unredact
-        from .tracking.store import open_store
+        from linreg.tracking.describe import NOTE, run_note
+        from linreg.tracking.redact import unredact
+        from linreg.tracking.store import open_store
 
         store = open_store(unredact(manifest["tracking_uri"]), manifest["experiment"])
         for run in store.client.search_runs(
@@ -153,5 +153,5 @@ def _record_lost(sweep_dir: Path, num: int, n_runs: int) -> None:
     except Exception as err:  # the folder's record is what counts; MLflow is told if it answers
         log.warning("note: could not mark run %d failed in MLflow: %s", num + 1, err)
     rec.write(folder)
-    width = len(str(n_runs))  # the progress line of a run that ended (linreg.runner)
+    width = len(str(n_runs))  # the progress line of a run that ended (linreg.sweep.job)
     log.warning("[%*d/%d] failed   %s  %s", width, num + 1, n_runs, rec.run_name, rec.reason)

@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..core import optimum
-from ..core.data import Dataset
-from ..core.losses import Loss
-from ..record import best_runs
-from .figures import _figure, _figure_legend, _legend_above, _save, styled
-from .lesson import behaviours
+from linreg.core import optimum
+from linreg.core.data import Dataset
+from linreg.core.losses import Loss
+from linreg.present.figures import _figure, _figure_legend, _legend_above, _save, styled
+from linreg.report.lesson import behaviours
+from linreg.run.record import best_runs
 
 MAX_LANDSCAPE_ROWS = 5000  # the contours of a large dataset use a fixed subsample
 LOSSES = ("mse", "mse_half", "mae", "huber")

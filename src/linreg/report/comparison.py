@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..record import TRAJECTORY, RunRecord
-from . import animation, insight
-from .figures import _figure, _figure_legend, _legend_above, _log_y, _save, styled
-from .lesson import behaviours
-from .scaling import scaling
+from linreg.present.figures import _figure, _figure_legend, _legend_above, _log_y, _save, styled
+from linreg.report import animation, insight
+from linreg.report.lesson import behaviours
+from linreg.report.scaling import scaling
+from linreg.run.record import TRAJECTORY, RunRecord
 
 
 def load_trajectories(folder: Path, records: list[RunRecord]) -> list[dict]:

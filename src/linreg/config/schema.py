@@ -1,5 +1,5 @@
 """The config's schema: each key's type, and no value (every default lives in one YAML file under
-``conf/``; a field without a default is MISSING).  :func:`linreg.config.typed` checks a composed
+``conf/``; a field without a default is MISSING).  :func:`linreg.config.typed.typed` checks a composed
 config against it."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from dataclasses import dataclass, fields
 
 from omegaconf import DictConfig, OmegaConf
 
-from .core.errors import LinregError
+from linreg.core.errors import LinregError
 
 
 @dataclass

@@ -17,12 +17,12 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from .checks import UsageError, compose
-from .config import GROUPS, SECTIONS, flatten, schema_keys
+from linreg.config.compose import compose
+from linreg.config.hydra_errors import UsageError
+from linreg.config.paths import DATA_DIR, PARAMS
+from linreg.config.schema import SECTIONS, schema_keys
+from linreg.config.typed import GROUPS, flatten
 
-PARAMS = "params.yaml"
-DATA_DIR = "data"
-RUNS_DIR = "runs"
 PRESETS = {"synthetic": "walkthrough", "csv": "csv"}  # data.kind -> the preset with its keys
 
 
@@ -169,7 +169,7 @@ def note_stale(path: str | os.PathLike = PARAMS) -> None:
     edit of conf/ takes effect only once ``dvc exp run`` composes it again."""
     import logging
 
-    from .config import flatten
+    from linreg.config.typed import flatten
 
     if os.environ.get("DVC_EXP_NAME"):  # `dvc exp run` composed params.yaml just now, -S and all
         return

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core import optimum
-from ..core.data import Dataset
-from .figures import DPI, styled
-from .insight import LOSSES, contours, frame_of, loss_of, paths_by_lr, subsample
-from .lesson import behaviours
+from linreg.core import optimum
+from linreg.core.data import Dataset
+from linreg.present.figures import DPI, styled
+from linreg.report.insight import LOSSES, contours, frame_of, loss_of, paths_by_lr, subsample
+from linreg.report.lesson import behaviours
 
 FRAMES = 48  # at most: about 4 s at FPS
 FPS = 12

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 
-from .core.errors import LinregError
-from .schema import schema_keys
+from linreg.config.schema import schema_keys
+from linreg.core.errors import LinregError
 
 
 class UsageError(Exception):

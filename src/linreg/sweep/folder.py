@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .record import MANIFEST, RunRecord
+from linreg.run.record import MANIFEST, RunRecord
 
 
 def read_manifest(sweep_dir: Path) -> dict:

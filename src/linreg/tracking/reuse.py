@@ -20,7 +20,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .record import RESULT, TRAJECTORY, RunRecord
+from linreg.run.record import RESULT, TRAJECTORY, RunRecord
 
 KEY_TAG = "linreg.key"
 FROM_TAG = "linreg.reused_from"

@@ -8,37 +8,24 @@ plain dataclasses (:class:`RunConfig`, the core's ``TrainSettings`` and data spe
 
 from __future__ import annotations
 
-import re
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
-from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from .core.backends import BACKENDS
-from .core.data import DataSpec
-from .core.datafiles import CsvSpec
-from .core.device import DEVICES, resolve_device
-from .core.errors import LinregError, check_choice, check_number
-from .core.losses import Loss
-from .core.optim import TrainSettings
-from .core.resources import check_data_fits, check_trajectory_fits
-from .schema import SECTIONS, LinregConf, TrackingConf, check_bools, schema_keys  # noqa: F401
+from linreg.config.schema import LinregConf, TrackingConf, check_bools
+from linreg.core.backends import BACKENDS
+from linreg.core.data import DataSpec
+from linreg.core.datafiles import CsvSpec
+from linreg.core.device import DEVICES, resolve_device
+from linreg.core.errors import LinregError, check_choice, check_number
+from linreg.core.losses import Loss
+from linreg.core.optim import TrainSettings
+from linreg.core.resources import check_data_fits, check_trajectory_fits
+from linreg.run.names import loss_label, name_parts, run_name
+from linreg.run.record import NUMERIC
 
-
-def conf_dir() -> Path:
-    """The conf/ of the linreg project being run: the working directory's (or a parent's) when
-    it is a linreg project (a queued DVC experiment runs in a temporary copy with its own), else
-    the one beside this package's source."""
-    here = Path.cwd().resolve()
-    for folder in (here, *here.parents):
-        if (folder / "conf" / "pipeline.yaml").is_file() and (folder / "dvc.yaml").is_file():
-            return folder / "conf"
-    return Path(__file__).resolve().parents[2] / "conf"
-
-
-CONF_DIR = conf_dir()
 DATA_KINDS = ("synthetic", "csv")
 GROUPS = ("data", "loss", "backend", "device")
 
@@ -58,20 +45,11 @@ class RunConfig:
     tracking: Tracking
     params: dict[str, str]  # the resolved config, flattened: MLflow's params
 
-    def name_parts(self, vary: dict[str, str] | None = None) -> list[str]:
-        """backend, loss, lr, epochs, device, then each other key that varies in the sweep."""
-        s = self.settings
-        loss = s.loss.name if s.loss.name != "huber" else f"huber δ={s.loss.delta:g}"
-        parts = [self.backend, loss, f"lr={s.lr:g}", f"ep={s.epochs}", s.device]
-        return parts + [f"{k.split('.')[-1]}={v}" for k, v in (vary or {}).items()]
-
     def run_name(self, vary: dict[str, str] | None = None) -> str:
-        return " · ".join(self.name_parts(vary))
-
-
-def folder_name(parts: list[str]) -> str:
-    text = "-".join(parts).replace("δ", "delta")
-    return re.sub(r"[^A-Za-z0-9_.=+-]", "_", text)
+        """The run's name (:mod:`linreg.run.names`): its choices, then what its sweep varies."""
+        s = self.settings
+        loss = loss_label(s.loss.name, f"{s.loss.delta:g}" if s.loss.name == "huber" else None)
+        return run_name(name_parts(self.backend, loss, f"{s.lr:g}", str(s.epochs), s.device, vary))
 
 
 @contextmanager
@@ -87,7 +65,7 @@ def naming(prefix: str):
 
 def typed(cfg: DictConfig) -> DictConfig:
     """``cfg`` checked against the schema: unknown keys and wrong types raise OmegaConf's errors
-    (:func:`linreg.checks.explain` turns them into one line)."""
+    (:func:`linreg.config.checks.explain` turns them into one line)."""
     body = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
     check_bools(body)
     return OmegaConf.merge(OmegaConf.structured(LinregConf), body)
@@ -158,8 +136,6 @@ TRACKING_SCHEMES = (
 
 def check_tracking(t) -> None:
     """What MLflow would refuse only when the first run starts."""
-    from .record import NUMERIC
-
     with naming("tracking."):
         if not t.experiment or not t.experiment.strip():
             raise LinregError("experiment", "a non-empty MLflow experiment name", t.experiment)
@@ -210,35 +186,3 @@ def flatten(node: Any, prefix: str = "") -> dict[str, Any]:
     for k, v in node.items():
         out.update(flatten(v, f"{prefix}{k}."))
     return out
-
-
-# Run folders are named by the run's choices: hydra.run.dir / hydra.sweep.subdir in conf/.
-def _folder(*, _root_: DictConfig) -> str:
-    """The run's folder name from its choices, whatever their YAML types (a value that does not
-    fit is the checks' to report, not the folder name's)."""
-    r = _root_
-    lr, epochs = _as(float, r.train.lr), _as(int, r.train.epochs)
-    loss = r.loss.name if r.loss.name != "huber" else f"huber δ={_as(float, r.loss.get('delta'))}"
-    return folder_name([r.backend.name, loss, f"lr={lr}", f"ep={epochs}", r.device.name])
-
-
-def _as(kind, value) -> str:
-    try:
-        return f"{kind(value):g}" if kind is float else str(kind(value))
-    except (TypeError, ValueError):
-        return str(value)
-
-
-if not OmegaConf.has_resolver("linreg.run_folder"):
-    OmegaConf.register_new_resolver("linreg.run_folder", _folder)
-
-
-def _critical_lr(multiple, *, _root_):
-    """``${linreg.critical_lr:k}`` (conf/lesson/lr.yaml): k × 2/λ_max of the config's data."""
-    from .present.lesson import critical_lr_resolver  # only when a config asks for it
-
-    return critical_lr_resolver(multiple, _root_=_root_)
-
-
-if not OmegaConf.has_resolver("linreg.critical_lr"):
-    OmegaConf.register_new_resolver("linreg.critical_lr", _critical_lr)

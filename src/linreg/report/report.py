@@ -16,9 +16,10 @@ import html
 import os
 from pathlib import Path
 
-from ..record import BEST, write_atomic
-from . import lesson
-from .findings import _fmt, _md_table, best_per_loss_and_backend, findings
+from linreg.present.findings import best_per_loss_and_backend, findings
+from linreg.present.tables import html_table, md_table
+from linreg.report import lesson
+from linreg.run.record import BEST, write_atomic
 
 MIME = {".png": "image/png", ".gif": "image/gif", ".svg": "image/svg+xml"}
 
@@ -70,7 +71,7 @@ def write(
         "",
         f"Best: {BEST}.",
         "",
-        _md_table(best, BEST_COLUMNS),
+        md_table(best, BEST_COLUMNS),
         "",
         "## What the numbers say",
         "",
@@ -79,12 +80,12 @@ def write(
     if lr_lines:
         md += ["", "## The learning rate", ""] + [f"- {s}" for s in lr_lines]
         if len(lr_table):
-            md += ["", _md_table(lr_table, list(lr_table.columns))]
+            md += ["", md_table(lr_table, list(lr_table.columns))]
     if len(not_ok):
-        md += ["", "## Runs that did not end ok", "", _md_table(not_ok, NOT_OK_COLUMNS)]
+        md += ["", "## Runs that did not end ok", "", md_table(not_ok, NOT_OK_COLUMNS)]
     none = "None: no run trained (each one skipped or failed, as listed above)."
     md += ["", "## Figures", ""] + ([f"![{Path(f).stem}]({f})" for f in figs] or [none])
-    md += ["", "## Every run", "", _md_table(every, every_columns)]
+    md += ["", "## Every run", "", md_table(every, every_columns)]
     md_path = out_dir / "report.md"
     write_atomic(md_path, "\n".join(md))
     page = [
@@ -95,7 +96,7 @@ def write(
         f"<h1>{html.escape(title)}</h1><p>{html.escape(head)}</p>",
         "<h2>Best run per loss and backend</h2>",
         f"<p>Best: {html.escape(BEST)}.</p>",
-        _html_table(best, BEST_COLUMNS),
+        html_table(best, BEST_COLUMNS),
         "<h2>What the numbers say</h2><ul>",
     ]
     page += [f"<li>{html.escape(s)}</li>" for s in findings(df)] + ["</ul>"]
@@ -103,23 +104,15 @@ def write(
         page += ["<h2>The learning rate</h2><ul>"]
         page += [f"<li>{html.escape(s)}</li>" for s in lr_lines] + ["</ul>"]
         if len(lr_table):
-            page += [_html_table(lr_table, list(lr_table.columns))]
+            page += [html_table(lr_table, list(lr_table.columns))]
     if len(not_ok):
-        page += ["<h2>Runs that did not end ok</h2>", _html_table(not_ok, NOT_OK_COLUMNS)]
+        page += ["<h2>Runs that did not end ok</h2>", html_table(not_ok, NOT_OK_COLUMNS)]
     page += (
         ["<h2>Figures</h2>"]
         + ([] if figs else [f"<p>{none}</p>"])
         + [f"<p><img src='{data_uri(f)}' alt='{html.escape(f.stem)}'>" for f in figures]
     )
-    page += ["<h2>Every run</h2>", _html_table(every, every_columns)]
+    page += ["<h2>Every run</h2>", html_table(every, every_columns)]
     html_path = out_dir / "report.html"
     write_atomic(html_path, "\n".join(page))
     return [md_path, html_path]
-
-
-def _html_table(df, columns) -> str:
-    cols = [c for c in columns if c in df.columns]
-    rows = ["<table><tr>" + "".join(f"<th>{html.escape(c)}</th>" for c in cols) + "</tr>"]
-    for _, r in df[cols].iterrows():
-        rows.append("<tr>" + "".join(f"<td>{html.escape(_fmt(r[c]))}</td>" for c in cols) + "</tr>")
-    return "\n".join(rows) + "</table>"
