@@ -8,12 +8,10 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # benchmarks/ is a package at the repository's root, not installed
-    sys.path.insert(0, str(ROOT))
+from benchmarks import MODULES
+from benchmarks.common import Row, table, write_results
 
-from benchmarks import MODULES  # noqa: E402
-from benchmarks.common import Row, table, write_results  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_rows_compute_their_ratio_and_verdict():
@@ -52,6 +50,7 @@ def test_every_module_has_the_interface():
     import importlib
     import importlib.util
 
+    assert MODULES
     for name in MODULES:
         if importlib.util.find_spec(f"benchmarks.{name}") is None:
             assert name == "sweep"  # the one optional module
@@ -93,8 +92,8 @@ def test_sweep_benchmark_grids_are_what_the_train_stage_reads(tmp_path):
     import itertools
 
     import yaml
-    from benchmarks import sweep
 
+    from benchmarks import sweep
     from linreg.config import params
 
     pipeline = yaml.safe_load((ROOT / "dvc.yaml").read_text())
@@ -114,6 +113,7 @@ def test_sweep_benchmark_grids_are_what_the_train_stage_reads(tmp_path):
 def test_sweep_benchmark_stage_and_bare_side_run(tmp_path):
     """The 6-run grid once through both sides (timings not checked)."""
     import pandas as pd
+
     from benchmarks import sweep
 
     params = sweep._setup(tmp_path, sweep.GRIDS[6])

@@ -18,19 +18,22 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from linreg.config.paths import DATA_DIR, RESULTS_DIR, RUNS_DIR
+from linreg.config.typed import naming
+from linreg.config.writable import check_folder
+from linreg.core.data import DataSpec
 from linreg.core.datafiles import load_dataset
-from linreg.core.errors import LinregError
+from linreg.core.errors import UsageError
 from linreg.present.findings import backend_agreement
 from linreg.present.summary import write_csv
 from linreg.report import report
 from linreg.report.comparison import load_trajectories, sweep_figures
 from linreg.run.record import MANIFEST, best_runs, error_key, frame, write_atomic
 from linreg.sweep.folder import read_manifest, records
-
-
-class EvaluateError(Exception):
-    """runs/ cannot be evaluated; ``str()`` is the one line to print."""
+from linreg.tracking.redact import unredact
+from linreg.tracking.store import open_store
 
 
 def metrics(df, walkthrough_data: bool = False) -> dict:
@@ -46,18 +49,31 @@ def metrics(df, walkthrough_data: bool = False) -> dict:
         key = error_key(best)
         out[f"best_{key}"] = {r["loss"]: _rounded(r[key]) for _, r in best.iterrows()}
         out["best_run"] = {r["loss"]: r["run_name"] for _, r in best.iterrows()}
-    ok = df[df["status"] == "ok"]
-    # the walkthrough's own runs: its data, torch, mse, lr 0.01, plain full-batch descent
-    ref = ok[(ok["backend"] == "torch") & (ok["loss"] == "mse") & (ok["lr"] == 0.01)
-             & (ok["momentum"] == 0) & (ok["schedule"] == "constant") & ok["batch_size"].isna()
-             & (ok["dtype"] == "float32")]  # fmt: skip
+    ref = walkthrough_runs(df)
     if walkthrough_data and "w_0" in ref.columns and len(ref):
         out["walkthrough"] = {
-            f"epochs_{int(r['epochs'])}": {"weight": round(float(r["w_0"]), 4),
-                                           "bias": round(float(r["bias"]), 4)}
+            f"epochs_{int(r['epochs'])}": {
+                "weight": round(float(r["w_0"]), 4),
+                "bias": round(float(r["bias"]), 4),
+            }
             for _, r in ref.iterrows()
-        }  # fmt: skip
+        }
     return out
+
+
+def walkthrough_runs(df):
+    """The walkthrough's own runs among those that finished: torch, mse, lr 0.01, plain
+    full-batch descent in float32."""
+    ok = df[df["status"] == "ok"]
+    return ok[
+        (ok["backend"] == "torch")
+        & (ok["loss"] == "mse")
+        & (ok["lr"] == 0.01)
+        & (ok["momentum"] == 0)
+        & (ok["schedule"] == "constant")
+        & ok["batch_size"].isna()
+        & (ok["dtype"] == "float32")
+    ]
 
 
 def _rounded(x: float | None) -> float | None:
@@ -66,8 +82,6 @@ def _rounded(x: float | None) -> float | None:
 
 def is_walkthrough(meta: dict) -> bool:
     """Whether the data is the walkthrough's own (the core's default spec)."""
-    from linreg.core.data import DataSpec
-
     return meta.get("spec") == {"kind": "synthetic", **json.loads(json.dumps(DataSpec().to_dict()))}
 
 
@@ -77,13 +91,11 @@ def build(runs_dir: str = RUNS_DIR, data_dir: str = DATA_DIR, out: str = RESULTS
     input leaves results/ as it was."""
     runs, data_path, results_dir = Path(runs_dir), Path(data_dir), Path(out)
     manifest, recs = read_runs(runs)
-    try:
-        data = load_dataset(data_path)  # missing, corrupt, not JSON: a LinregError naming dir
-    except LinregError as err:
-        raise err.renamed(f"data.{err.param}") from None  # the key the user knows
+    with naming("data."):  # missing, corrupt, not JSON: the core names dir, the user data.dir
+        data = load_dataset(data_path)
     stale = [r.run_name for r in recs if r.data_digest and r.data_digest != data.digest]
     if stale:
-        raise EvaluateError(
+        raise UsageError(
             f"runs must be trained on the data in {data_path}/, got {len(stale)} run(s) "
             f"trained on other data (first: {stale[0]}); rerun the train stage"
         )
@@ -105,8 +117,8 @@ def build(runs_dir: str = RUNS_DIR, data_dir: str = DATA_DIR, out: str = RESULTS
         write_loss_curves(trajectories, plots / "loss.csv")
         figures = sweep_figures(runs, recs, scratch / "figures", data, loaded=trajectories)
         (scratch / "figures").mkdir(parents=True, exist_ok=True)  # a DVC output, even if empty
-        report.write(df, figures, scratch, f"linreg · {manifest['sweep_name']}",
-                     runs=trajectories, X=data.X)  # fmt: skip
+        title = f"linreg · {manifest['sweep_name']}"
+        report.write(df, figures, scratch, title, runs=trajectories, X=data.X)
         results_dir.mkdir(exist_ok=True)
         for entry in sorted(scratch.iterdir()):
             _replace(entry, results_dir / entry.name)
@@ -120,17 +132,17 @@ MANIFEST_KEYS = ("sweep_name", "parent_run_id", "tracking_uri", "experiment")
 def read_runs(runs: Path) -> tuple[dict, list]:
     """The sweep's manifest and its runs' records, checked."""
     if not (runs / MANIFEST).is_file():
-        raise EvaluateError(f"runs folder must hold {MANIFEST} (run the train stage), got {runs}")
+        raise UsageError(f"runs folder must hold {MANIFEST} (run the train stage), got {runs}")
     try:
         manifest = read_manifest(runs)
     except (OSError, ValueError) as exc:  # ValueError: JSON's and UTF-8's errors
-        raise EvaluateError(
+        raise UsageError(
             f"{runs / MANIFEST} must be the sweep's JSON manifest (rerun the train stage), "
             f"got {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
         ) from None
     missing = [k for k in MANIFEST_KEYS if not isinstance(manifest, dict) or k not in manifest]
     if missing:
-        raise EvaluateError(
+        raise UsageError(
             f"{runs / MANIFEST} must hold {', '.join(MANIFEST_KEYS)} (rerun the train stage), "
             f"got no {missing[0]}"
         )
@@ -146,7 +158,7 @@ def read_trajectories(runs: Path, recs) -> list[dict]:
             out.extend(load_trajectories(runs, [rec]))
         except Exception as exc:  # pandas' parser errors, a bad encoding, an unreadable file
             where = runs / (rec.run_folder or "") / "trajectory.parquet"
-            raise EvaluateError(
+            raise UsageError(
                 f"{where} must be a readable trajectory table (rerun the train stage), got "
                 f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
             ) from None
@@ -154,15 +166,9 @@ def read_trajectories(runs: Path, recs) -> list[dict]:
 
 
 def check_results_place(results_dir: Path) -> None:
-    from linreg.config.hydra_errors import UsageError
-    from linreg.config.writable import check_folder
-
     if results_dir.exists() and not results_dir.is_dir():
-        raise EvaluateError(f"results must be a folder, got {str(results_dir)!r} (a file)")
-    try:
-        check_folder("results", str(results_dir))
-    except UsageError as err:
-        raise EvaluateError(str(err)) from None
+        raise UsageError(f"results must be a folder, got {str(results_dir)!r} (a file)")
+    check_folder("results", str(results_dir))
 
 
 def _replace(src: Path, dst: Path) -> None:
@@ -181,8 +187,7 @@ def write_loss_curves(trajectories: list[dict], path: Path) -> None:
     experiments.  A long run keeps about PLOT_POINTS epochs, evenly spaced on a log scale of the
     epoch (where the loss moves), its first and last among them.  ``trajectories``: as
     :func:`read_trajectories` returns them."""
-    import numpy as np
-    import pandas as pd
+    import pandas as pd  # pandas: only when writing the plot data
 
     parts = []
     for r in trajectories:
@@ -199,9 +204,6 @@ def write_loss_curves(trajectories: list[dict], path: Path) -> None:
 
 def _attach(manifest: dict, results_dir: Path, m: dict) -> None:
     """The evaluation joins the sweep's parent run in MLflow."""
-    from linreg.tracking.redact import unredact
-    from linreg.tracking.store import open_store
-
     store = open_store(unredact(manifest["tracking_uri"]), manifest["experiment"])
     parent = manifest["parent_run_id"]
     for name in ("summary.csv", "metrics.json", "report.md", "report.html"):
@@ -215,9 +217,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         if len(argv) > 3:
-            raise EvaluateError(f"arguments must be [runs] [data] [results], got {argv!r}")
+            raise UsageError(f"arguments must be [runs] [data] [results], got {argv!r}")
         m = build(*argv)
-    except (EvaluateError, LinregError) as err:
+    except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     agree = m["backend_agreement"]
@@ -227,8 +229,10 @@ def main(argv: list[str] | None = None) -> int:
         f"{'n/a' if agree is None else f'{agree:.1e}'}"
     )
     for epochs, wb in m.get("walkthrough", {}).items():
-        print(f"  walkthrough (torch · mse · lr=0.01, {epochs.replace('_', ' ')}): "
-              f"weight={wb['weight']} bias={wb['bias']}")  # fmt: skip
+        print(
+            f"  walkthrough (torch · mse · lr=0.01, {epochs.replace('_', ' ')}): "
+            f"weight={wb['weight']} bias={wb['bias']}"
+        )
     out = argv[2] if len(argv) > 2 else RESULTS_DIR
     print(f"  results: {out}/report.html, summary.csv, metrics.json; the runs: make ui")
     return 0

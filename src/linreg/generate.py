@@ -10,20 +10,19 @@ import sys
 import tempfile
 from pathlib import Path
 
-from linreg.config.checks import UsageError
+from linreg.config import params
+from linreg.config.checks import adapt
+from linreg.config.compose import compose
 from linreg.config.paths import DATA_DIR, PARAMS
 from linreg.config.typed import naming
+from linreg.config.writable import check_folder
 from linreg.core.data import DataSpec, generate
 from linreg.core.datafiles import load_csv, save_dataset
+from linreg.core.errors import UsageError
 
 
 def build(params_path: str = PARAMS, out: str = DATA_DIR) -> Path:
     """The data spec checked as the train stage will check it, then made and written whole."""
-    from linreg.config import params
-    from linreg.config.checks import adapt
-    from linreg.config.compose import compose
-    from linreg.config.writable import check_folder
-
     spec = adapt(compose(params.split(params_path)[0])).data
     out_path = Path(out)
     if out_path.exists() and not out_path.is_dir():
@@ -47,12 +46,10 @@ def build(params_path: str = PARAMS, out: str = DATA_DIR) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from linreg.core.errors import LinregError
-
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         build(*argv[:2])
-    except (LinregError, UsageError) as err:
+    except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     return 0

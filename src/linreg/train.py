@@ -4,57 +4,71 @@
     linreg -m train.lr=0.001,0.01,0.1 loss=mse,mae backend=numpy,torch
     linreg --params params.yaml data.dir=data hydra.sweep.dir=runs    # the DVC train stage
 
-(``python -m linreg.train`` is the same command.)  The command line is checked first
-(:mod:`linreg.config.checks`: one line and exit 2 on a bad value anywhere in a grid); then Hydra runs it,
-its sweeper and launcher choosing how, :class:`linreg.tracking.SweepCallback` opening and closing
-the sweep's parent MLflow run, and :func:`train` carrying out each job.
+(``python -m linreg.train`` is the same command.)  :func:`main` checks the command line first
+(:mod:`linreg.config.checks`: one line and exit 2 on a bad value anywhere in a grid); then Hydra
+runs it, its sweeper and launcher choosing how, :class:`linreg.sweep.callback.SweepCallback`
+opening and closing the sweep's parent MLflow run, and :func:`train` carrying out each job
+(:func:`linreg.sweep.job.execute`).  What the command learns on the way lives in one
+:class:`linreg.sweep.state.Sweep`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from linreg.config.paths import CONF_DIR
+from linreg.config import params
+from linreg.config.checks import check
+from linreg.config.paths import CONF_DIR, resolve_uri
 from linreg.config.typed import run_config
+from linreg.core.errors import UsageError
+from linreg.present.summary import describe
 from linreg.run import signals
 from linreg.run.record import RunRecord
+from linreg.sweep import resume
+from linreg.sweep.folder import read_manifest
+from linreg.sweep.job import Place, execute
+from linreg.sweep.state import Sweep, current
+from linreg.tracking.health import check_server
+from linreg.tracking.redact import redact
 
-OURS = {"-m", "--multirun"}
-RAN: list[Path] = []  # the folders of the single runs of this process, for main
+MULTIRUN_FLAGS = {"-m", "--multirun"}
+CONFIG_FLAGS = {
+    "-cn": "config_name",
+    "--config-name": "config_name",
+    "-cd": "config_dir",
+    "--config-dir": "config_dir",
+}
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="config")
 def train(cfg: DictConfig) -> RunRecord | float | None:
     """One Hydra job: the config as typed arguments, then the run (which never raises).  Returns
     the record, or with ``tracking.objective`` set (Optuna) that field of it as a float."""
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
-
-    from linreg.sweep.folder import read_manifest
-    from linreg.sweep.job import Place, execute
-    from linreg.sweep.resume import job_pass
-
     signals.check()  # no job starts after a signal
     hc = HydraConfig.get()
     run = run_config(cfg)
     folder = Path(hc.runtime.output_dir)
     if hc.mode == RunMode.MULTIRUN:
+        plan = resume.job_plan(Path(hc.sweep.dir), hc.job.num, folder)
+        if not plan.run:  # a resumed sweep: the job has its record, or another pass runs it
+            return plan.record
         manifest = read_manifest(Path(hc.sweep.dir))
-        todo = job_pass(Path(hc.sweep.dir), hc.job.num, folder)
-        if todo is not True:  # a resumed sweep: the job has its record, or another pass runs it
-            return todo or None
         vary = {k: _choice(cfg, hc, k) for k in manifest["vary"]}
-        place = Place(folder, run.run_name(vary), manifest["parent_run_id"], hc.job.num,
-                      manifest["n_runs"])  # fmt: skip
+        name = run.run_name(vary)
+        place = Place(folder, name, manifest["parent_run_id"], hc.job.num, manifest["n_runs"])
     else:
         place = Place(folder, run.run_name())
-        RAN.append(folder)
+        current().single_run = folder
     OmegaConf.save(cfg, folder / "config.yaml", resolve=True)
     record = execute(run, place)
     key = run.tracking.objective
@@ -94,7 +108,7 @@ def parse(argv: list[str]) -> tuple[bool, list[str], dict, bool]:
     args = iter(argv)
     for a in args:
         flag, _, value = a.partition("=")
-        if a in OURS:
+        if a in MULTIRUN_FLAGS:
             multirun = True
         elif flag in CONFIG_FLAGS:
             where[CONFIG_FLAGS[flag]] = value or next(args, "")
@@ -105,109 +119,131 @@ def parse(argv: list[str]) -> tuple[bool, list[str], dict, bool]:
     return multirun, overrides, where, other
 
 
-CONFIG_FLAGS = {"-cn": "config_name", "--config-name": "config_name",
-                "-cd": "config_dir", "--config-dir": "config_dir"}  # fmt: skip
+def launch(argv: list[str]) -> None:
+    """Hydra's entry point with ``argv`` as its command line: the one place linreg sets
+    ``sys.argv`` (``hydra.main`` reads it; Hydra's public API has no other multirun entry)."""
+    sys.argv = [sys.argv[0], *argv]
+    train()
 
 
 def main(argv: list[str] | None = None) -> int:
     """The ``linreg`` command: check, run through Hydra, sum up; the exit status."""
-    from linreg.config import params
-    from linreg.config.checks import UsageError, check
-    from linreg.sweep import parent as sweep
-
     argv = list(sys.argv[1:] if argv is None else argv)
     signals.install()
-    try:
-        stage = argv[:1] == ["--params"]
-        if stage:
-            path, argv = argv[1] if len(argv) > 1 else "", params.stage_argv(argv[1:])
-            os.environ["LINREG_STAGE"] = "train"  # the evaluate stage draws the sweep's figures
-        multirun, overrides, where, other = parse(argv)
-        if other:
-            sys.argv = [sys.argv[0], *argv]
-            train()
-            return 0
-        checked = check(overrides, multirun, **where)
-        reach(checked.run.tracking.uri)
-        if stage:
-            params.note_stale(path)
-    except UsageError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except signals.Interrupted as stop:  # before anything ran
-        return stop.code
-    sys.argv = [sys.argv[0], *argv]
-    if not multirun:
-        ran = len(RAN)
+    sweep = Sweep()
+    with sweep.active():
         try:
-            train()
-            signals.check()
-        except signals.Interrupted as stop:
+            argv, checked = _checked(argv, sweep)
+        except UsageError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        except signals.Interrupted as stop:  # before anything ran
             return stop.code
-        return _single(RAN[-1], checked.run.tracking.experiment) if len(RAN) > ran else 1
-    opened, stop, broken = len(sweep.OPENED), None, False
-    shown = os.environ.get("HYDRA_FULL_ERROR")
-    os.environ["HYDRA_FULL_ERROR"] = "1"  # a launcher's error comes here, not as a traceback
+        if checked is None:  # Hydra's own flags (--help, --cfg job ...): Hydra answers
+            launch(argv)
+            return 0
+        if "-m" not in argv and "--multirun" not in argv:
+            return _single(argv, sweep, checked.run.tracking.experiment)
+        return _multirun(argv, sweep)
+
+
+def _checked(argv: list[str], sweep: Sweep):
+    """(the command line Hydra gets, the checked config or None for Hydra's own flags); raises
+    UsageError.  ``--params FILE``: the DVC train stage's multirun of FILE."""
+    stage_params = None
+    if argv[:1] == ["--params"]:
+        stage_params, argv = argv[1] if len(argv) > 1 else "", params.stage_argv(argv[1:])
+        sweep.stage = "train"  # the evaluate stage draws the sweep's figures
+    multirun, overrides, where, other = parse(argv)
+    if other:
+        return argv, None
+    checked = check(overrides, multirun, **where)
+    reach(checked.run.tracking.uri)
+    if stage_params is not None:
+        params.note_stale(stage_params)
+    return argv, checked
+
+
+def _single(argv: list[str], sweep: Sweep, experiment: str) -> int:
     try:
-        try:
-            train()
-        except Exception as err:  # the launcher lost a worker: the rest of the sweep goes on
-            if len(sweep.OPENED) == opened:  # the cause is why the parent run did not open
-                why = sweep.NOT_OPENED[-1] if sweep.NOT_OPENED else err
-                first = str(why).splitlines()[0] if str(why) else ""
-                print(f"error: the sweep did not start: {type(why).__name__}: {first}",
-                      file=sys.stderr)  # fmt: skip
-            else:
-                broken = not _resume(sweep.OPENED[-1], argv, err)
+        launch(argv)
+        signals.check()
+    except signals.Interrupted as stop:
+        return stop.code
+    return _summary(sweep.single_run, experiment) if sweep.single_run else 1
+
+
+def _multirun(argv: list[str], sweep: Sweep) -> int:
+    """The sweep, resumed if its launcher lost a worker, then summed up once; the exit status:
+    the signal's, else 1 if a run failed or the launcher gave up."""
+    stop, broken = None, False
+    try:
+        with _launcher_errors_raised():
+            try:
+                launch(argv)
+            except Exception as err:  # the launcher lost a worker: the rest of the sweep goes on
+                broken = _after_launcher_error(argv, sweep, err)
         stop = signals.received()
     except signals.Interrupted as err:
         stop = err
+    finally:
+        signals.handled()  # summing up what finished is not to be interrupted by the first signal
+        code = sweep.close(stop.name if stop else None)
+    return stop.code if stop else max(code, int(broken))
+
+
+@contextlib.contextmanager
+def _launcher_errors_raised() -> Iterator[None]:
+    """Hydra prints a launcher's exception as a traceback and exits 1 unless HYDRA_FULL_ERROR is
+    set; set, the exception comes here, where the sweep is resumed or the cause named.  Hydra's
+    own setting, restored after the sweep."""
+    shown = os.environ.get("HYDRA_FULL_ERROR")
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:
+        yield
     finally:
         if shown is None:
             os.environ.pop("HYDRA_FULL_ERROR", None)
         else:
             os.environ["HYDRA_FULL_ERROR"] = shown
-        signals.handled()  # summing up what finished is not to be interrupted by the first signal
-        name = stop.name if stop else None
-        code = sweep.close(sweep.OPENED[-1], name) if len(sweep.OPENED) > opened else 1
-    return stop.code if stop else max(code, int(broken))  # a launcher that gave up: not 0
 
 
-def _resume(sweep_dir: Path, argv: list[str], err: Exception) -> bool:
+def _after_launcher_error(argv: list[str], sweep: Sweep, err: Exception) -> bool:
+    """A sweep that never opened: its cause in one line.  One that did: resumed; True if the
+    launcher gave up (the command then exits 1)."""
+    if sweep.opened is None:  # the cause is why the parent run did not open
+        why = sweep.not_opened or err
+        first = str(why).splitlines()[0] if str(why) else ""
+        print(f"error: the sweep did not start: {type(why).__name__}: {first}", file=sys.stderr)
+        return False
+    return not _resume(sweep, argv, err)
+
+
+def _resume(sweep: Sweep, argv: list[str], err: Exception) -> bool:
     """Launch the sweep again into its folder until every run has its record
     (:mod:`linreg.sweep.resume`); False if the launcher gave up."""
-    from linreg.sweep import parent as sweep
-    from linreg.sweep import resume
-
+    sweep_dir = sweep.opened
     kept = [a for a in argv if a.partition("=")[0].lstrip("+~") != "hydra.sweep.dir"]
-    place = str(Path(sweep_dir).resolve()).replace("\\", "\\\\").replace("'", "\\'")
-    sys.argv = [sys.argv[0], *kept, f"hydra.sweep.dir='{place}'"]
-    sweep.RESUMING.append(Path(sweep_dir))
+    place = str(sweep_dir.resolve()).replace("\\", "\\\\").replace("'", "\\'")
+    again = [*kept, f"hydra.sweep.dir='{place}'"]
+    sweep.resuming = sweep_dir
     try:
-        return resume.resume(Path(sweep_dir), train, err)
+        return resume.resume(sweep_dir, lambda: launch(again), err)
     finally:
-        sweep.RESUMING.clear()
+        sweep.resuming = None
 
 
 def reach(configured: str | None) -> None:
     """The tracking server answers, or the command stops here with one line."""
-    from linreg.config.checks import UsageError
-    from linreg.config.paths import resolve_uri
-    from linreg.tracking.health import check_server
-
     uri = resolve_uri(configured)
     why = check_server(uri)
     if why:
-        from linreg.tracking.redact import redact
-
         raise UsageError(
             f"tracking.uri must name an MLflow server that answers, got {redact(uri)} ({why})"
         )
 
 
-def _single(folder: Path, experiment: str) -> int:
-    from linreg.present.summary import describe
-
+def _summary(folder: Path, experiment: str) -> int:
     try:
         record = RunRecord.read(folder)
     except (OSError, ValueError):

@@ -12,14 +12,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.override_parser.types import Override
 from omegaconf import DictConfig, OmegaConf
 
 from linreg.config.compose import compose
 from linreg.config.data import load_data
-from linreg.config.hydra_errors import UsageError, explain
+from linreg.config.hydra_errors import explained
+from linreg.config.plugins import class_name, sweeper, sweeper_target
 from linreg.config.typed import GROUPS, RunConfig, check_runnable, run_config
 from linreg.config.writable import check_hydra, check_store
-from linreg.core.errors import LinregError
+from linreg.core.errors import UsageError
 
 
 @dataclass
@@ -29,17 +32,46 @@ class Checked:
     sweeps: dict[str, list] = field(default_factory=dict)  # key -> its values
 
 
+@dataclass
+class CommandLine:
+    """A command line's overrides, parsed: its plain values and its sweeps."""
+
+    plain: list[str]  # the overrides that set one value, as typed
+    sweeps: list[Override]
+    config_name: str = "config"
+    config_dir: str | None = None
+
+
 def check(
     overrides: list[str], multirun: bool, config_name: str = "config", config_dir: str | None = None
 ) -> Checked:
     """Check a Hydra command line (``config_name``/``config_dir``: Hydra's --config-name and
     --config-dir); raises UsageError with the one line to print."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
+    line = parse(overrides, multirun, config_name, config_dir)
+    base = compose(line.plain, config_name, config_dir)
+    run = adapt(base)
+    if not multirun:
+        _checked(check_runnable, run)
+    values = swept_values(base, line.sweeps, multirun)
+    for key, vals in values.items():
+        for value in vals or []:
+            check_value(base, line.plain, key, value, config_name, config_dir)
+    if multirun:
+        _check_objective(base, run, values)
+    check_hydra(base, multirun)
+    check_store(run)
+    _checked(check_data, run)
+    return Checked(base=base, run=run, sweeps=values)
 
+
+def parse(
+    overrides: list[str], multirun: bool, config_name: str, config_dir: str | None
+) -> CommandLine:
+    """The overrides parsed: each key given once, and a sweep only with -m."""
     try:
         parsed = OverridesParser.create().parse_overrides(overrides)
     except Exception as exc:
-        raise UsageError(explain(exc)) from None
+        raise explained(exc) from None
     keys = [o.key_or_group for o in parsed]
     twice = next((k for k in keys if keys.count(k) > 1), None)
     if twice:
@@ -50,34 +82,33 @@ def check(
             f"{sweeps[0].input_line} is a sweep: add -m (--multirun) to run each value"
         )
     plain = [o.input_line for o in parsed if not o.is_sweep_override()]
-    base = compose(plain, config_name, config_dir)
-    run = adapt(base)
-    if not multirun:
-        _checked(check_runnable, run)
+    return CommandLine(plain, sweeps, config_name, config_dir)
+
+
+def _in_config(grid: DictConfig | None) -> list[Override]:
+    """A grid or search space in config (``hydra.sweeper.params``: key -> override value),
+    parsed as the command line's overrides are."""
+    try:
+        return OverridesParser.create().parse_overrides(
+            [f"{k}={v}" for k, v in (grid or {}).items()]
+        )
+    except Exception as exc:
+        raise explained(exc, "hydra.sweeper.params") from None
+
+
+def swept_values(base: DictConfig, sweeps: list[Override], multirun: bool) -> dict[str, list]:
+    """Each swept key's values to check, the command line's first, then those of a grid or search
+    space in config (``hydra.sweeper.params``) that the command line does not sweep; a search
+    space (interval) is refused unless the sweeper samples."""
+    values: dict[str, list | None] = {o.key_or_group: _values(o) for o in sweeps}
     searched = [o for o in sweeps if not _enumerable(o)]
     grid = OmegaConf.select(base, "hydra.sweeper.params") if multirun else None
-    values: dict[str, list | None] = {o.key_or_group: _values(o) for o in sweeps}
-    try:  # a grid or search space in config (hydra.sweeper.params): the command line wins
-        for o in OverridesParser.create().parse_overrides(
-            [f"{k}={v}" for k, v in (grid or {}).items()]
-        ):
-            if o.key_or_group not in values:
-                values[o.key_or_group] = _values(o)
-                searched += [o] if o.is_sweep_override() and not _enumerable(o) else []
-    except UsageError:
-        raise
-    except Exception as exc:
-        raise UsageError(f"hydra.sweeper.params: {explain(exc)}") from None
+    for o in _in_config(grid):
+        if o.key_or_group not in values:
+            values[o.key_or_group] = _values(o)
+            searched += [o] if o.is_sweep_override() and not _enumerable(o) else []
     _check_sampled(base, searched)
-    for key, vals in values.items():
-        for v in vals or []:
-            check_value(base, plain, key, v, config_name, config_dir)
-    if multirun:
-        _check_objective(base, run, values)
-    check_hydra(base, multirun)
-    check_store(run)
-    _checked(check_data, run)
-    return Checked(base=base, run=run, sweeps=values)
+    return values
 
 
 def check_data(run: RunConfig) -> None:
@@ -87,14 +118,14 @@ def check_data(run: RunConfig) -> None:
     load_data(run)
 
 
-def _values(o) -> list | None:
+def _values(o: Override) -> list | None:
     """The values of a sweep override to check: each of a list or range, the two ends of a search
     space (interval) that a sweeper samples; None where there is nothing to enumerate."""
     if not o.is_sweep_override():
         return [o.value()]
     try:
         values = [getattr(v, "text", v) for v in o.sweep_iterator()]  # 'quoted' -> its text
-    except Exception:
+    except Exception:  # not enumerable: an interval, a glob, a range Python refuses
         v = o.value()
         ends = [getattr(v, "start", None), getattr(v, "end", None)]
         return None if None in ends else ends
@@ -104,34 +135,30 @@ def _values(o) -> list | None:
     return values
 
 
-GRID_SWEEPERS = ("BasicSweeper", "GridSweeper")  # Hydra's, and linreg's (hydra_plugins)
+def _enumerable(o: Override) -> bool:
+    try:
+        o.sweep_iterator()
+    except Exception:  # Hydra enumerates lists and ranges only
+        return False
+    return True
 
 
 def _check_objective(base: DictConfig, run: RunConfig, swept: dict) -> None:
     """A sweeper that optimises needs a number from each run: tracking.objective names it (on
     the command line, or among the sweeper's params, as conf/hydra/sweeper/optuna_lr.yaml)."""
-    target = str(OmegaConf.select(base, "hydra.sweeper._target_") or "")
     given = run.tracking.objective is not None or "tracking.objective" in swept
-    if not given and not target.endswith(GRID_SWEEPERS):
+    if not given and not sweeper(base).lists_values:
         raise UsageError(
             "tracking.objective must name the record field an optimising sweeper minimises "
-            f"(e.g. tracking.objective=train_loss) with {target.rsplit('.', 1)[-1]}, got null"
+            f"(e.g. tracking.objective=train_loss) with {class_name(sweeper_target(base))}, "
+            "got null"
         )
 
 
-def _enumerable(o) -> bool:
-    try:
-        o.sweep_iterator()
-    except Exception:
-        return False
-    return True
-
-
-def _check_sampled(base: DictConfig, searched: list) -> None:
+def _check_sampled(base: DictConfig, searched: list[Override]) -> None:
     """A search space (interval) needs a sweeper that samples it: Hydra's basic sweeper only
     lists values."""
-    target = str(OmegaConf.select(base, "hydra.sweeper._target_") or "")
-    if searched and target.endswith(GRID_SWEEPERS):
+    if searched and sweeper(base).lists_values:
         o = searched[0]
         raise UsageError(
             f"{o.key_or_group} must be a list of values (a,b,c) or a range() with the grid "
@@ -151,7 +178,7 @@ def check_value(
         try:
             OmegaConf.update(cfg, key, value, merge=False, force_add=False)
         except Exception as exc:
-            raise UsageError(explain(exc)) from None
+            raise explained(exc) from None
     run = adapt(cfg)
     if key.startswith(("hydra.", "hydra/")):
         check_hydra(cfg, multirun=True)
@@ -162,13 +189,15 @@ def check_value(
 
 
 def adapt(cfg: DictConfig) -> RunConfig:
+    """A composed config typed and checked (:func:`~linreg.config.typed.run_config`)."""
     return _checked(run_config, cfg)
 
 
 def _checked(fn, arg):
+    """``fn(arg)``; OmegaConf's errors (and any other) as the family's one line."""
     try:
         return fn(arg)
-    except LinregError as err:
-        raise UsageError(str(err)) from None
+    except UsageError:
+        raise
     except Exception as exc:
-        raise UsageError(explain(exc)) from None
+        raise explained(exc) from None

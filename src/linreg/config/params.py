@@ -12,39 +12,26 @@ key that is not a config key, an empty list, or a swept key whose single value w
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 from pathlib import Path
 
+import yaml
 from omegaconf import OmegaConf
 
 from linreg.config.compose import compose
-from linreg.config.hydra_errors import UsageError
 from linreg.config.paths import DATA_DIR, PARAMS
 from linreg.config.schema import SECTIONS, schema_keys
 from linreg.config.typed import GROUPS, flatten
+from linreg.core.errors import UsageError
 
 PRESETS = {"synthetic": "walkthrough", "csv": "csv"}  # data.kind -> the preset with its keys
 
 
 def load(path: str | os.PathLike = PARAMS) -> dict:
-    import yaml
-
+    """params.yaml read and parsed strictly: its sections checked, nothing of it ignored."""
     path = Path(path)
-    if not path.is_file():
-        raise UsageError(f"params file must exist, got {str(path)!r}")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        byte = exc.object[exc.start]
-        raise UsageError(
-            f"{path} must be UTF-8 text, got byte {byte:#04x} at offset {exc.start}"
-        ) from None
-    except OSError as exc:
-        raise UsageError(f"{path} must be a readable file, got {exc.strerror or exc}") from None
-    try:
-        params = yaml.load(text, Loader=_strict_loader()) or {}
-    except yaml.YAMLError as exc:
-        raise UsageError(f"{path} must be valid YAML, got: {_yaml_problem(exc)}") from None
+    params = _parse(_read(path), path)
     allowed = [*SECTIONS, "grid"]
     if not isinstance(params, dict):
         raise UsageError(f"{path} must be a mapping of {', '.join(allowed)}, got {params!r}")
@@ -54,6 +41,27 @@ def load(path: str | os.PathLike = PARAMS) -> dict:
         if not isinstance(value, dict):
             raise UsageError(f"{path}: {key} must be a mapping, got {value!r}")
     return params
+
+
+def _read(path: Path) -> str:
+    if not path.is_file():
+        raise UsageError(f"params file must exist, got {str(path)!r}")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        byte = exc.object[exc.start]
+        raise UsageError(
+            f"{path} must be UTF-8 text, got byte {byte:#04x} at offset {exc.start}"
+        ) from None
+    except OSError as exc:
+        raise UsageError(f"{path} must be a readable file, got {exc.strerror or exc}") from None
+
+
+def _parse(text: str, path: Path):
+    try:
+        return yaml.load(text, Loader=StrictLoader) or {}
+    except yaml.YAMLError as exc:
+        raise UsageError(f"{path} must be valid YAML, got: {_yaml_problem(exc)}") from None
 
 
 def _yaml_problem(exc) -> str:
@@ -67,51 +75,52 @@ def _yaml_problem(exc) -> str:
     return f"{text} (line {mark.line + 1}, column {mark.column + 1})" if mark else text
 
 
-def _strict_loader():
-    import yaml
+class StrictLoader(yaml.SafeLoader):
+    """YAML that refuses a key written twice (the last would win without a word)."""
 
-    class StrictLoader(yaml.SafeLoader):
-        """YAML that refuses a key written twice (the last would win without a word)."""
-
-        def construct_mapping(self, node, deep=False):
-            keys = [self.construct_object(k, deep=deep) for k, _ in node.value]
-            twice = next((k for k in keys if keys.count(k) > 1), None)
-            if twice is not None:
-                line = node.start_mark.line + 1
-                raise yaml.constructor.ConstructorError(
-                    None,
-                    None,
-                    f"the key {twice!r} is written twice (in the mapping at line {line})",
-                )
-            return super().construct_mapping(node, deep)
-
-    return StrictLoader
+    def construct_mapping(self, node, deep=False):
+        keys = [self.construct_object(k, deep=deep) for k, _ in node.value]
+        twice = next((k for k in keys if keys.count(k) > 1), None)
+        if twice is not None:
+            line = node.start_mark.line + 1
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"the key {twice!r} is written twice (in the mapping at line {line})",
+            )
+        return super().construct_mapping(node, deep)
 
 
 def grid(params: dict) -> dict[str, list]:
     """The grid as config key -> values, each key checked."""
     out = flatten(params.get("grid") or {})
     for key, values in out.items():
-        section, _, name = key.partition(".")
-        if section == "data":
-            raise UsageError(
-                f"grid.{key} must not be swept in the pipeline (the generate stage makes one "
-                "dataset; sweep data in an ad-hoc multirun: linreg -m data=walkthrough,multi)"
-            )
-        if not (key in GROUPS or (section in SECTIONS and name in schema_keys(section))):
-            section_keys = schema_keys(section) if section in ("train", "tracking") else []
-            allowed = (
-                f"one of the keys of {section} ({', '.join(section_keys)})"
-                if section_keys
-                else "a config key: loss, backend, device, train.<key> or tracking.<key>"
-            )
-            raise UsageError(f"grid.{key} must be {allowed}, got {key!r}")
+        _check_grid_key(key)
         if not isinstance(values, list) or not values:
             raise UsageError(f"grid.{key} must be a non-empty list of values, got {values!r}")
         twice = next((v for v in values if values.count(v) > 1), None)
         if twice is not None:
             raise UsageError(f"grid.{key} must list each value once, got {twice!r} twice")
     return out
+
+
+def _check_grid_key(key: str) -> None:
+    """A grid key is a config key the pipeline may sweep (not data: one dataset per pipeline)."""
+    section, _, name = key.partition(".")
+    if section == "data":
+        raise UsageError(
+            f"grid.{key} must not be swept in the pipeline (the generate stage makes one "
+            "dataset; sweep data in an ad-hoc multirun: linreg -m data=walkthrough,multi)"
+        )
+    if key in GROUPS or (section in SECTIONS and name in schema_keys(section)):
+        return
+    section_keys = schema_keys(section) if section in ("train", "tracking") else []
+    allowed = (
+        f"one of the keys of {section} ({', '.join(section_keys)})"
+        if section_keys
+        else "a config key: loss, backend, device, train.<key> or tracking.<key>"
+    )
+    raise UsageError(f"grid.{key} must be {allowed}, got {key!r}")
 
 
 def overrides(path: str | os.PathLike = PARAMS) -> list[str]:
@@ -167,10 +176,6 @@ def split(path: str | os.PathLike = PARAMS) -> tuple[list[str], dict[str, list]]
 def note_stale(path: str | os.PathLike = PARAMS) -> None:
     """Say where params.yaml differs from conf/: ``dvc repro`` runs params.yaml as it is, so an
     edit of conf/ takes effect only once ``dvc exp run`` composes it again."""
-    import logging
-
-    from linreg.config.typed import flatten
-
     if os.environ.get("DVC_EXP_NAME"):  # `dvc exp run` composed params.yaml just now, -S and all
         return
     try:

@@ -1,6 +1,6 @@
 """The config's schema: each key's type, and no value (every default lives in one YAML file under
-``conf/``; a field without a default is MISSING).  :func:`linreg.config.typed.typed` checks a composed
-config against it."""
+``conf/``; a field without a default is MISSING).  :func:`linreg.config.typed.typed` checks a
+composed config against it."""
 
 from __future__ import annotations
 
@@ -110,18 +110,28 @@ def check_bools(body: DictConfig) -> None:
             continue
         values = OmegaConf.to_container(given, resolve=False)
         for f in fields(node):
-            value = values.get(f.name, True)
-            if f.type != "bool" or isinstance(value, bool):
-                continue
-            if isinstance(value, str) and "${" in value:  # an interpolation: what it resolves to
-                try:
-                    value = OmegaConf.select(body, f"{section}.{f.name}")
-                except Exception:  # a resolver known only later (Hydra's): OmegaConf checks it
-                    continue
-                if isinstance(value, bool):
-                    continue
-            if isinstance(value, str) and value.lower() in _BOOL_WORDS:
-                continue
-            if value == "???":  # unset: named by run_config
-                continue
-            raise LinregError(f"{section}.{f.name}", "true or false", value)
+            if f.type == "bool":
+                _check_bool(body, f"{section}.{f.name}", values.get(f.name, True))
+
+
+_UNRESOLVED = object()  # an interpolation whose resolver is known only later (Hydra's)
+
+
+def _check_bool(body: DictConfig, key: str, value) -> None:
+    """``value`` of the boolean ``key`` as given (an interpolation: what it resolves to)."""
+    if isinstance(value, str) and "${" in value:
+        value = _resolved(body, key)
+    if value is _UNRESOLVED or isinstance(value, bool):  # unresolved: OmegaConf checks it
+        return
+    if isinstance(value, str) and value.lower() in _BOOL_WORDS:
+        return
+    if value == "???":  # unset: named by run_config
+        return
+    raise LinregError(key, "true or false", value)
+
+
+def _resolved(body: DictConfig, key: str):
+    try:
+        return OmegaConf.select(body, key)
+    except Exception:  # a resolver known only later (Hydra's): OmegaConf checks it
+        return _UNRESOLVED

@@ -65,7 +65,7 @@ def naming(prefix: str):
 
 def typed(cfg: DictConfig) -> DictConfig:
     """``cfg`` checked against the schema: unknown keys and wrong types raise OmegaConf's errors
-    (:func:`linreg.config.checks.explain` turns them into one line)."""
+    (:func:`linreg.config.hydra_errors.explain` turns them into one line)."""
     body = OmegaConf.masked_copy(cfg, [k for k in cfg if k != "hydra"])
     check_bools(body)
     return OmegaConf.merge(OmegaConf.structured(LinregConf), body)
@@ -75,12 +75,7 @@ def run_config(cfg: DictConfig) -> RunConfig:
     """Check a composed config and adapt it to plain typed arguments; raises LinregError (or
     OmegaConf's errors for unknown keys and wrong types)."""
     cfg = typed(cfg)
-    groups = [
-        f"{g}.name" for g in ("loss", "backend", "device") if OmegaConf.is_missing(cfg[g], "name")
-    ]
-    unset = groups + [f"{s}.{k}" for s in ("train", "tracking") for k in sorted(_missing(cfg[s]))]
-    if unset:
-        raise LinregError(unset[0], "set (conf/ sets every default; ~key removes it)", "<nothing>")
+    check_set(cfg)
     data = data_source(cfg.data)
     loss_cfg = OmegaConf.to_container(cfg.loss)
     with naming("loss."):
@@ -105,6 +100,16 @@ def run_config(cfg: DictConfig) -> RunConfig:
         tracking=OmegaConf.to_object(t),
         params=flat_params(cfg),
     )
+
+
+def check_set(cfg: DictConfig) -> None:
+    """Every choice and every train and tracking key is set (``~key`` removes a default)."""
+    groups = [
+        f"{g}.name" for g in ("loss", "backend", "device") if OmegaConf.is_missing(cfg[g], "name")
+    ]
+    unset = groups + [f"{s}.{k}" for s in ("train", "tracking") for k in sorted(_missing(cfg[s]))]
+    if unset:
+        raise LinregError(unset[0], "set (conf/ sets every default; ~key removes it)", "<nothing>")
 
 
 def check_fits(data: DataSpec | CsvSpec, settings: TrainSettings, backend: str) -> None:

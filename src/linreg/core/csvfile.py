@@ -50,7 +50,7 @@ class CsvSpec:
 
 def _read(spec: CsvSpec, **kwargs):
     """The CSV as a DataFrame; an unreadable file is one line naming ``path``."""
-    import pandas as pd
+    import pandas as pd  # pandas: only when a CSV is read
 
     path = Path(spec.path)
     if not path.is_file():
@@ -84,7 +84,7 @@ def _columns(spec: CsvSpec, df) -> list[str]:
 
 
 def _check_numbers(spec: CsvSpec, df, columns: list[str]) -> None:
-    import pandas as pd
+    import pandas as pd  # pandas: only when a CSV is read
 
     for col in columns:
         values = pd.to_numeric(df[col], errors="coerce")
@@ -118,6 +118,24 @@ def _exact_columns(spec: CsvSpec, columns: list[str]):
     return np.column_stack([p[0] for p in parts]), np.column_stack([p[1] for p in parts])
 
 
+def _values(spec: CsvSpec, df, columns: list[str]):
+    """The columns as float64 values and, read exactly from the text, their low parts (None when
+    the data is standardized or large)."""
+    exact = None if spec.standardize else _exact_columns(spec, columns)
+    if exact is None:
+        return df[columns].apply(lambda c: c.astype(np.float64)).to_numpy(), None
+    return exact
+
+
+def _standardized(X: np.ndarray, train_rows: np.ndarray):
+    """X scaled to the training rows' mean 0 and standard deviation 1 (a constant column kept),
+    with that mean and scale."""
+    mean = X[train_rows].mean(axis=0)
+    scale = X[train_rows].std(axis=0)
+    scale[scale == 0] = 1.0
+    return (X - mean) / scale, mean, scale
+
+
 def load_csv(spec: CsvSpec) -> Dataset:
     """Read, check and split a CSV into float64 arrays.  Every failure is one clear line naming
     what is wrong, in the spec's terms (``path``, ``target``, ``features``; the pipeline names them
@@ -135,21 +153,13 @@ def load_csv(spec: CsvSpec) -> Dataset:
             f"{n_train} training rows",
             note=spec.path,
         )
-    exact = None if spec.standardize else _exact_columns(spec, [*features, spec.target])
-    if exact is None:
-        W = df[[*features, spec.target]].apply(lambda c: c.astype(np.float64)).to_numpy()
-        W_low = None
-    else:
-        W, W_low = exact
+    W, W_low = _values(spec, df, [*features, spec.target])
     X_all, y_all = W[:, :m], W[:, m]
     order = np.random.default_rng(spec.seed).permutation(n) if n_test else np.arange(n)
     tr, te = order[:n_train], order[n_train:]
     mean = scale = None
     if spec.standardize:
-        mean = X_all[tr].mean(axis=0)
-        scale = X_all[tr].std(axis=0)
-        scale[scale == 0] = 1.0
-        X_all = (X_all - mean) / scale
+        X_all, mean, scale = _standardized(X_all, tr)
     theta0 = initial_theta(
         spec.init,
         m,

@@ -137,7 +137,7 @@ class Dataset:
 
 def generate(spec: DataSpec) -> Dataset:
     """Draw the data of ``spec``; the same spec gives the same numbers, bit for bit."""
-    import torch
+    import torch  # torch: only when data is drawn (a CSV's or a saved dataset's run skips it)
     from torch import nn
 
     m = spec.n_features
@@ -172,7 +172,7 @@ def generate(spec: DataSpec) -> Dataset:
 
 def _check_float32(spec: DataSpec, X, X_test, y, y_test) -> None:
     """Datasets are float32: values that overflow it are bad input, named, not a failed run."""
-    import torch
+    import torch  # torch: only when data is drawn
 
     def finite(a) -> bool:  # min and max in one pass, no temporary the size of X
         if a.numel() == 0:
@@ -221,7 +221,7 @@ def initial_theta(init: str, m: int, seed: int, linear_draw: np.ndarray | None) 
 
 def linear_init(m: int, seed: int) -> np.ndarray:
     """nn.Linear(m, 1)'s initial (b, w) after ``torch.manual_seed(seed)``."""
-    import torch
+    import torch  # torch: only when a run starts where nn.Linear would
     from torch import nn
 
     with torch.random.fork_rng(devices=[]):

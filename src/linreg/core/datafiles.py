@@ -72,7 +72,7 @@ def _write_parquet(
     rows: int | None,
     compression: str = "snappy",
 ) -> None:
-    import pyarrow as pa
+    import pyarrow as pa  # pyarrow: only when a dataset is written
     import pyarrow.parquet as pq
 
     n, m = X.shape
@@ -110,7 +110,7 @@ def _read_parquet(
     file), and copied into X in cache-sized batches of rows; ``on_rows(X_rows)`` sees each
     batch's rows of X in order, once they are filled.
     """
-    import pyarrow.parquet as pq
+    import pyarrow.parquet as pq  # pyarrow: only when a dataset is read
 
     pf = pq.ParquetFile(path)
     n, m = pf.metadata.num_rows, len(names)
@@ -162,19 +162,7 @@ def load_dataset(
     h = hashlib.sha256()
     try:
         meta = json.loads(meta_path.read_text())
-        names, target = meta["feature_names"], meta["target_name"]
-        with ThreadPoolExecutor(1) as pool:  # one worker: the hash sees the rows in order
-            pending = []
-            X, y = _read_parquet(
-                folder / TRAIN,
-                names,
-                target,
-                batch_rows=batch_rows,
-                on_rows=lambda rows: pending.append(pool.submit(h.update, as_bytes(rows))),
-            )
-            for job in pending:
-                job.result()
-        X_test, y_test = _read_parquet(folder / TEST, names, target, batch_rows=batch_rows)
+        arrays = _read_arrays(folder, meta, h, batch_rows)
     except Exception as exc:  # any unreadable piece means the same thing to the user
         raise LinregError(
             "dir",
@@ -182,19 +170,7 @@ def load_dataset(
             str(folder),
             note=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
         ) from None
-    ds = Dataset(
-        X=X,
-        y=y,
-        X_test=X_test,
-        y_test=y_test,
-        theta0=np.array(meta["theta0"], dtype=np.float64),
-        theta_true=None if meta["theta_true"] is None else np.array(meta["theta_true"]),
-        spec=meta["spec"],
-        feature_names=names,
-        target_name=target,
-        feature_mean=None if meta["feature_mean"] is None else np.array(meta["feature_mean"]),
-        feature_scale=None if meta["feature_scale"] is None else np.array(meta["feature_scale"]),
-    )
+    ds = _dataset(meta, *arrays)
     for a in ds.digested_arrays()[1:]:  # X is hashed already
         h.update(as_bytes(a))
     ds.__dict__["digest"] = h.hexdigest()  # the cached_property's value
@@ -205,19 +181,63 @@ def load_dataset(
             "rerun the generate stage)",
             str(folder),
         )
-    if expect_spec is not None and _canon(expect_spec) != _canon(meta["spec"]):
-        diff = sorted(
-            k
-            for k in set(expect_spec) | set(meta["spec"])
-            if _canon(expect_spec.get(k)) != _canon(meta["spec"].get(k))
-        )
-        raise LinregError(
-            "dir",
-            "data generated from the configured spec (rerun the generate stage)",
-            str(folder),
-            note="it differs in " + ", ".join(diff),
-        )
+    if expect_spec is not None:
+        _check_spec(folder, expect_spec, meta["spec"])
     return ds
+
+
+def _read_arrays(folder: Path, meta: dict, h, batch_rows: int | None):
+    """X, y, X_test, y_test from the Parquet files, X's rows fed to the hash ``h`` in order."""
+    names, target = meta["feature_names"], meta["target_name"]
+    with ThreadPoolExecutor(1) as pool:  # one worker: the hash sees the rows in order
+        pending = []
+        X, y = _read_parquet(
+            folder / TRAIN,
+            names,
+            target,
+            batch_rows=batch_rows,
+            on_rows=lambda rows: pending.append(pool.submit(h.update, as_bytes(rows))),
+        )
+        for job in pending:
+            job.result()
+    X_test, y_test = _read_parquet(folder / TEST, names, target, batch_rows=batch_rows)
+    return X, y, X_test, y_test
+
+
+def _dataset(meta: dict, X, y, X_test, y_test) -> Dataset:
+    """The dataset the arrays and meta.json's values make."""
+
+    def optional(key):
+        return None if meta[key] is None else np.array(meta[key])
+
+    return Dataset(
+        X=X,
+        y=y,
+        X_test=X_test,
+        y_test=y_test,
+        theta0=np.array(meta["theta0"], dtype=np.float64),
+        theta_true=optional("theta_true"),
+        spec=meta["spec"],
+        feature_names=meta["feature_names"],
+        target_name=meta["target_name"],
+        feature_mean=optional("feature_mean"),
+        feature_scale=optional("feature_scale"),
+    )
+
+
+def _check_spec(folder: Path, expect_spec: dict, spec: dict) -> None:
+    """The dataset was generated from ``expect_spec``, or one line naming the keys that differ."""
+    if _canon(expect_spec) == _canon(spec):
+        return
+    diff = sorted(
+        k for k in set(expect_spec) | set(spec) if _canon(expect_spec.get(k)) != _canon(spec.get(k))
+    )
+    raise LinregError(
+        "dir",
+        "data generated from the configured spec (rerun the generate stage)",
+        str(folder),
+        note="it differs in " + ", ".join(diff),
+    )
 
 
 def _canon(v):

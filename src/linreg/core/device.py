@@ -9,7 +9,7 @@ DEVICES = ("cpu", "cuda", "mps", "auto")
 
 def available_devices() -> list[str]:
     """Devices torch can use on this machine, cpu first."""
-    import torch
+    import torch  # torch: only when a device is looked for (the numpy path never loads it)
 
     found = ["cpu"]
     if torch.cuda.is_available():

@@ -1,8 +1,9 @@
-"""Bad-input errors in scikit-learn's shape: the parameter, what is allowed, what was given.
+"""Bad input as one line: the family of errors a stage prints as ``error: <line>`` (exit 2).
 
-Every check in the core raises :class:`LinregError`; the pipeline prints ``str(err)`` as one line
-and exits non-zero.  ``param`` is the core's own name for the value (``lr``); the pipeline maps it
-to the config key the user typed (``train.lr``) with :meth:`LinregError.renamed`.
+:class:`UsageError` is the family's base: ``str()`` is the whole line, and a stage catches it
+alone.  The core raises :class:`LinregError`, the line in scikit-learn's shape (the parameter, what
+is allowed, what was given); ``param`` is the core's own name for the value (``lr``) and the
+pipeline names the config key the user typed (``train.lr``) with :meth:`LinregError.renamed`.
 """
 
 from __future__ import annotations
@@ -12,9 +13,17 @@ from collections.abc import Iterable
 from numbers import Integral, Real
 from typing import Any
 
+import numpy as np
 
-class LinregError(ValueError):
-    """A value the user gave is not allowed.  ``str()`` is the whole, one-line message."""
+
+class UsageError(ValueError):
+    """Bad input (a value, a command line, a params file, a folder): ``str()`` is the one line
+    to print, given whole by whoever found it."""
+
+
+class LinregError(UsageError):
+    """A value the user gave is not allowed: the line built from the parameter, what is allowed
+    and what was given."""
 
     def __init__(self, param: str, allowed: str, given: Any, *, note: str = "") -> None:
         self.param, self.allowed, self.given, self.note = param, allowed, given, note
@@ -94,8 +103,6 @@ def check_choice(param: str, value: Any, choices: Iterable[str]) -> str:
 def check_finite(param: str, a: Any) -> None:
     """Raise unless ``a`` is an array of finite real numbers (no NaN, no inf), naming where the
     first bad value is.  Costs two passes over ``a`` and no copy while it is fine."""
-    import numpy as np
-
     a = np.asarray(a)
     allowed = "finite numbers (no NaN or inf)"
     if a.dtype.kind not in "biuf":

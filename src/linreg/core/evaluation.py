@@ -111,8 +111,15 @@ def _parameters(param: str, theta, m: int) -> np.ndarray:
 
 def find_optimum(data: Dataset, loss: Loss, fit_intercept: bool = True) -> Optimum:
     """The exact optimum of ``loss`` on the training data, from the numbers as read."""
-    return solve(loss, data.X, data.y, fit_intercept=fit_intercept, X_low=data.X_low,
-                 y_low=data.y_low, names=data.feature_names)  # fmt: skip
+    return solve(
+        loss,
+        data.X,
+        data.y,
+        fit_intercept=fit_intercept,
+        X_low=data.X_low,
+        y_low=data.y_low,
+        names=data.feature_names,
+    )
 
 
 def evaluate(
@@ -138,19 +145,10 @@ def evaluate(
     train_loss = loss.mean(A @ theta - data.y) if np.isfinite(theta).all() else math.inf
     opt_loss = loss.mean(A @ theta_opt - data.y)
     pred = A @ theta
-    test_mse = r2_test = None
-    if len(data.y_test):
-        pred_test = design(data.X_test) @ theta
-        test_mse = float(np.mean((pred_test - data.y_test) ** 2))
-        r2_test = r2(data.y_test, pred_test)
+    test_mse, r2_test = _test_scores(data, theta)
     th = data.to_original_units(theta)
     th_opt = data.to_original_units(theta_opt)
-    conv = loss_conv = None
-    if trajectory is not None:
-        loss_conv = loss_converged_epoch(trajectory.loss, opt_loss)
-        if opt.unique:
-            rtol = converged_rtol(trajectory.dtype)
-            conv = converged_epoch(trajectory.theta, trajectory.theta_final, theta_opt, rtol)
+    conv, loss_conv = _convergence(trajectory, opt.unique, theta_opt, opt_loss)
     ev = Evaluation(
         bias=float(th[0]),
         weights=th[1:].tolist(),
@@ -168,10 +166,34 @@ def evaluate(
         loss_converged_epoch=loss_conv,
     )
     if data.theta_true is not None:
-        t = data.theta_true
-        ev.bias_error = float(abs(th[0] - t[0]))
-        ev.weight_errors = np.abs(th[1:] - t[1:]).tolist()
-        ev.weight_error = float(np.linalg.norm(th[1:] - t[1:]))
-        ev.theta_error = float(np.linalg.norm(th - t))
-        ev.statistical_error = float(np.linalg.norm(th_opt - t)) if opt.unique else None
+        _add_truth_errors(ev, th, th_opt, data.theta_true)
     return ev
+
+
+def _test_scores(data: Dataset, theta: np.ndarray) -> tuple[float | None, float | None]:
+    """The test set's mse and R^2 at ``theta``; None, None without a test set."""
+    if not len(data.y_test):
+        return None, None
+    pred_test = design(data.X_test) @ theta
+    return float(np.mean((pred_test - data.y_test) ** 2)), r2(data.y_test, pred_test)
+
+
+def _convergence(trajectory: Trajectory | None, unique: bool, theta_opt, opt_loss):
+    """(the epoch the parameters reached the optimum, the epoch the loss did): None where there
+    is no trajectory, and the first where the optimum is not unique."""
+    if trajectory is None:
+        return None, None
+    loss_conv = loss_converged_epoch(trajectory.loss, opt_loss)
+    if not unique:
+        return None, loss_conv
+    rtol = converged_rtol(trajectory.dtype)
+    return converged_epoch(trajectory.theta, trajectory.theta_final, theta_opt, rtol), loss_conv
+
+
+def _add_truth_errors(ev: Evaluation, th: np.ndarray, th_opt: np.ndarray, truth) -> None:
+    """The distances from the true parameters (original units), when the data knows them."""
+    ev.bias_error = float(abs(th[0] - truth[0]))
+    ev.weight_errors = np.abs(th[1:] - truth[1:]).tolist()
+    ev.weight_error = float(np.linalg.norm(th[1:] - truth[1:]))
+    ev.theta_error = float(np.linalg.norm(th - truth))
+    ev.statistical_error = float(np.linalg.norm(th_opt - truth)) if ev.optimum_unique else None

@@ -6,12 +6,18 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+
+try:
+    from threadpoolctl import ThreadpoolController
+except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+    ThreadpoolController = None
 
 from .losses import Loss, loss_and_gradient
 
@@ -25,7 +31,7 @@ def aligned_rows(rows: int) -> int:
 
     BLAS's matrix-vector kernels handle rows in groups and the leftover rows of a call by other
     code, which may add the m products in another order.  With blocks a multiple of the group
-    (4 to 16 rows in the kernels we know of; tests/test_fast_paths.py checks the BLAS at hand),
+    (4 to 16 rows in the kernels we know of; tests/core/test_fast.py checks the BLAS at hand),
     each row's residual X_i . w is computed by the same code as in one call over all of X: the
     blocked residuals are the formula's, bit for bit.
     """
@@ -40,9 +46,6 @@ def default_workers() -> int:
     return max(1, min(8, cores))
 
 
-_CONTROLLER = None
-
-
 @contextlib.contextmanager
 def single_threaded_blas():
     """BLAS on one thread for the duration (threads of our own share the blocks instead).
@@ -50,19 +53,19 @@ def single_threaded_blas():
     Yields whether it could: without threadpoolctl the fast paths run their blocks on one thread
     and let BLAS thread as it likes (slower; the same results to rounding).
     """
-    global _CONTROLLER
-    if _CONTROLLER is None:
-        try:
-            from threadpoolctl import ThreadpoolController
-        except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
-            _CONTROLLER = False
-        else:
-            _CONTROLLER = ThreadpoolController()  # finds the BLAS libraries once (~1 ms)
-    if _CONTROLLER is False:  # pragma: no cover
+    controller = blas_controller()
+    if controller is None:  # pragma: no cover
         yield False
         return
-    with _CONTROLLER.limit(limits=1, user_api="blas"):
+    with controller.limit(limits=1, user_api="blas"):
         yield True
+
+
+@functools.lru_cache(maxsize=1)
+def blas_controller():
+    """threadpoolctl's controller, made once (it finds the BLAS libraries, ~1 ms); None without
+    threadpoolctl."""
+    return None if ThreadpoolController is None else ThreadpoolController()
 
 
 def _spans(count: int, parts: int) -> list[range]:

@@ -58,7 +58,7 @@ def least_squares(A, y, A_low=None, y_low=None) -> np.ndarray:
     The refinement's residuals are exact when n * p is small or A ill-conditioned, else summed
     in long double.  A rank-deficient A gets the minimum-norm solution (SVD).
     """
-    from scipy.linalg import solve_triangular
+    from scipy.linalg import solve_triangular  # scipy: only when an optimum is solved
 
     A = np.asarray(A, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
@@ -104,7 +104,7 @@ def least_absolute_deviations(A: np.ndarray, y: np.ndarray) -> np.ndarray:
     n = 10^5); x is the multiplier of its p equations.  An optimum lies on a vertex where (at
     least) p residuals vanish; the answer is snapped to that vertex by solving those p equations.
     """
-    from scipy.optimize import linprog
+    from scipy.optimize import linprog  # scipy: only when an optimum is solved
 
     A = np.asarray(A, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
@@ -207,7 +207,7 @@ def solve(loss: Loss, X, y, *, fit_intercept=True, X_low=None, y_low=None, names
     ``X_low``/``y_low``: what float64 dropped from the data's decimals (least squares uses them).
     ``names``: the feature names, for the warning of a rank-deficient design.
     """
-    from scipy.linalg import qr
+    from scipy.linalg import qr  # scipy: only when an optimum is solved
 
     A = design(X, fit_intercept)
     A_low = None if X_low is None else design(X_low, fit_intercept)
@@ -238,8 +238,10 @@ def solve(loss: Loss, X, y, *, fit_intercept=True, X_low=None, y_low=None, names
     log.warning(
         "warning: the design has rank %d < %d columns (%s are linearly dependent): the optimum "
         "is not unique; the minimum-norm one is reported",
-        rank, p, ", ".join(dependent),
-    )  # fmt: skip
+        rank,
+        p,
+        ", ".join(dependent),
+    )
     return Optimum(_theta(x, fit_intercept), unique=False, dependent=dependent)
 
 

@@ -70,10 +70,10 @@ def formula_dot(backend: str, loss: Loss, n: int, m: int) -> str:
 
 def torch_dot(X: np.ndarray, y: np.ndarray, theta: np.ndarray, loss: Loss) -> str:
     """The autograd graph of the loss at θ on (X, y) (see :func:`autograd_dot`)."""
-    import torch
+    import torch  # torch: only for a torch run's graph
     from torch import nn
 
-    from linreg.core.backends.torch_backend import criterion
+    from linreg.core.backends.torch_common import criterion  # imports torch, as above
 
     n, m = X.shape
     model = nn.Linear(m, 1)
@@ -122,15 +122,13 @@ def autograd_dot(output, params: dict) -> str:
     top = node(output, f"loss\n {size(output)}", "darkolivegreen1")
     if output.grad_fn is not None:
         edges.append(f"  {walk(output.grad_fn)} -> {top}")
-    return "\n".join([
+    head = [
         "digraph {",
         '  graph [size="12,12"]',
         "  node [align=left fontname=monospace fontsize=10 height=0.2 ranksep=0.1 shape=box"
         " style=filled]",
-        *nodes,
-        *edges,
-        "}",
-    ])  # fmt: skip
+    ]
+    return "\n".join([*head, *nodes, *edges, "}"])
 
 
 def _quote(text: str) -> str:
@@ -142,8 +140,10 @@ def _quote(text: str) -> str:
 @functools.lru_cache(maxsize=64)
 def _render(dot_source: str) -> bytes:
     """The PNG Graphviz's ``dot`` draws of the source."""
-    done = subprocess.run(["dot", "-Tpng"], input=dot_source.encode(), capture_output=True,
-                          check=True, timeout=60)  # fmt: skip
+    source = dot_source.encode()
+    done = subprocess.run(
+        ["dot", "-Tpng"], input=source, capture_output=True, check=True, timeout=60
+    )
     return done.stdout
 
 

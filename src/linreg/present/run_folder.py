@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from pathlib import Path
@@ -19,7 +20,7 @@ FIGURE_POINTS = 2000  # per line of a run's figure
 
 
 def trajectory_table(traj, m: int):
-    import pandas as pd
+    import pandas as pd  # pandas: only when a run's table is written
 
     cols = {"epoch": np.arange(traj.epochs_run), "loss": traj.loss}
     for j, label in enumerate(figures.param_labels(m)):
@@ -51,10 +52,13 @@ def write_run_files(out: Path, run: RunConfig, title: str, data: Dataset, traj, 
         loss_at = chosen_steps(traj.loss, FIGURE_POINTS)  # a few thousand points draw the shape
         at = np.unique(np.concatenate([chosen_steps(c, FIGURE_POINTS) for c in traj.theta.T]))
         theta_hist = data.to_original_units(traj.theta[at])
-        files.append(figures.loss_curve(out / "loss.png", traj.loss[loss_at], title,
-                                        ev.optimum_loss, epochs=loss_at))  # fmt: skip
-        files.append(figures.param_trajectory(out / "params.png", theta_hist, truth, title,
-                                              epochs=at))  # fmt: skip
+        losses = traj.loss[loss_at]
+        files.append(
+            figures.loss_curve(out / "loss.png", losses, title, ev.optimum_loss, epochs=loss_at)
+        )
+        files.append(
+            figures.param_trajectory(out / "params.png", theta_hist, truth, title, epochs=at)
+        )
         if m == 1:
             theta = np.array([ev.bias, *ev.weights])
             X_raw = data.X
@@ -64,11 +68,13 @@ def write_run_files(out: Path, run: RunConfig, title: str, data: Dataset, traj, 
     return files
 
 
-_hinted: list[bool] = []
-
-
 def _hint_once() -> None:
     """Without Graphviz's dot the graph is DOT source only: say how to install it, once."""
-    if not graphs.dot_available() and not _hinted:
-        logging.getLogger("linreg").warning("warning: %s", graphs.INSTALL_HINT)
-        _hinted.append(True)
+    if not graphs.dot_available():
+        _warn_no_dot()
+
+
+@functools.lru_cache(maxsize=1)
+def _warn_no_dot() -> None:
+    """The install hint, logged the first time only (the cache remembers it was)."""
+    logging.getLogger("linreg").warning("warning: %s", graphs.INSTALL_HINT)

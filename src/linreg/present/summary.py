@@ -9,6 +9,23 @@ from linreg.run.record import RunRecord, frame, write_atomic
 CONSOLE = ["status", "bias", "w_0", "w_1", "w_2", "weight_error", "optimum_distance", "wall_s"]
 
 
+# a run's numbers, in the order describe() lists them
+DESCRIBED = (
+    "bias_error",
+    "weight_error",
+    "optimum_distance",
+    "statistical_error",
+    "train_loss",
+    "optimum_loss",
+    "test_mse",
+    "r2_train",
+    "r2_test",
+    "converged_epoch",
+    "epochs_run",
+    "wall_s",
+)
+
+
 def write(records: list[RunRecord], folder: Path) -> Path:
     """``summary.csv`` in ``folder``: one row per run, the columns of the run's record."""
     return write_csv(frame(records), Path(folder) / "summary.csv")
@@ -40,9 +57,7 @@ def describe(r: RunRecord) -> str:
         t = r.theta_true
         lines.append(f"  true      bias={fmt(t[0])}  weights=[{', '.join(map(fmt, t[1:]))}]")
     row = r.row()
-    for key in ("bias_error", "weight_error", "optimum_distance", "statistical_error",
-                "train_loss", "optimum_loss", "test_mse", "r2_train", "r2_test",
-                "converged_epoch", "epochs_run", "wall_s"):  # fmt: skip
+    for key in DESCRIBED:
         v = row[key]
         shown = "n/a" if v is None else (f"{v:.6g}" if isinstance(v, float) else v)
         lines.append(f"  {key:<18s}{shown}")

@@ -7,7 +7,7 @@ import html
 
 def cell(v) -> str:
     """A value as a table cell: blank for none, 4 significant digits for a float."""
-    import pandas as pd
+    import pandas as pd  # pandas: only when a table is written
 
     if v is None or (not isinstance(v, str) and pd.isna(v)):
         return ""

@@ -19,5 +19,5 @@ def write_sweep_report(records: list[RunRecord], folder: Path, data=None) -> lis
     runs = load_trajectories(folder, records)
     drawn = sweep_figures(folder, records, folder, data, loaded=runs)
     X = None if data is None else data.X
-    return drawn + report.write(frame(records), drawn, folder, f"linreg · {folder.name}",
-                                runs=runs, X=X)  # fmt: skip
+    title = f"linreg · {folder.name}"
+    return drawn + report.write(frame(records), drawn, folder, title, runs=runs, X=X)

@@ -19,7 +19,7 @@ import numpy as np
 from linreg.core import optimum
 from linreg.core.data import Dataset
 from linreg.present.figures import DPI, styled
-from linreg.report.insight import LOSSES, contours, frame_of, loss_of, paths_by_lr, subsample
+from linreg.report.landscape import LOSSES, contours, frame_of, loss_of, paths_by_lr, subsample
 from linreg.report.lesson import behaviours
 
 FRAMES = 48  # at most: about 4 s at FPS
@@ -44,9 +44,7 @@ def descent_gif(path: Path, runs: list[dict], data: Dataset) -> Path | None:
     name = next((n for n in LOSSES if paths_by_lr(runs, n)), None)
     if name is None:
         return None
-    from matplotlib import colormaps
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # matplotlib: only when drawing
 
     paths = paths_by_lr(runs, name)
     did = behaviours(list(paths.values()))
@@ -64,30 +62,54 @@ def descent_gif(path: Path, runs: list[dict], data: Dataset) -> Path | None:
     contours(land, loss, X, y, lo, hi, n=70)
     land.plot(*opt, "*", c="red", ms=12, mec="k", mew=0.5, zorder=5)
     land.set(xlabel="bias b", ylabel="weight w", title=f"J(b, w), loss = {loss.label()}")
+    grid = _data_side(scatter, data)
+    labels = {lr: f"lr={lr:.4g}: {did.get(paths[lr]['run_name'], '')}" for lr in thetas}
+    moving = _moving_artists(land, scatter, thetas, labels, grid)
+    fig.legend(*scatter.get_legend_handles_labels(), loc="upper center", ncol=3, frameon=False)
+    clock = fig.text(0.5, 0.79, "", ha="center", fontsize=11, animated=True)
+    longest = max(len(t) for t in thetas.values())
+    return save_gif(path, _frames(fig, moving, clock, grid, longest))
+
+
+def _data_side(scatter, data: Dataset) -> np.ndarray:
+    """The right panel's still part: the data and the true line; returns the x range the fitted
+    lines span."""
     x = np.asarray(data.X, np.float64)[:, 0]
     scatter.scatter(x, data.y, s=8, c="grey", alpha=0.5, lw=0)
     grid = np.array([x.min(), x.max()])
     if data.theta_true is not None:
-        scatter.plot(grid, data.theta_true[0] + data.theta_true[1] * grid, "k--", lw=1.2,
-                     label="true line")  # fmt: skip
+        truth = data.theta_true[0] + data.theta_true[1] * grid
+        scatter.plot(grid, truth, "k--", lw=1.2, label="true line")
     scatter.set(xlabel="feature x", ylabel="target y", title="the data and each fitted line")
     scatter.set_ylim(*scatter.get_ylim())  # a diverged line leaves the frame, not rescales it
+    return grid
+
+
+def _moving_artists(land, scatter, thetas: dict, labels: dict, grid: np.ndarray) -> list:
+    """Per learning rate, its path and the (empty, animated) trail, point and fitted line that
+    each frame moves."""
+    from matplotlib import colormaps  # matplotlib: only when drawing
+
     colours = colormaps["plasma"](np.linspace(0, 0.85, max(len(thetas), 1)))
     moving = []
     for (lr, t), c in zip(thetas.items(), colours, strict=True):
-        label = f"lr={lr:.4g}: {did.get(paths[lr]['run_name'], '')}"
         trail = land.plot([], [], "-", lw=1.3, c=c, animated=True)[0]
         point = land.plot([], [], "o", ms=7, c=c, mec="k", mew=0.6, animated=True)[0]
-        line = scatter.plot(grid, grid, "-", lw=1.8, c=c, label=label, animated=True)[0]
+        line = scatter.plot(grid, grid, "-", lw=1.8, c=c, label=labels[lr], animated=True)[0]
         moving.append((t, trail, point, line))
-    fig.legend(*scatter.get_legend_handles_labels(), loc="upper center", ncol=3, frameon=False)
-    clock = fig.text(0.5, 0.79, "", ha="center", fontsize=11, animated=True)
+    return moving
+
+
+def _frames(fig, moving: list, clock, grid: np.ndarray, longest: int) -> list[np.ndarray]:
+    """Each frame's pixels: the still parts drawn once, then per frame only what moves, on a copy
+    of them (blitting)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # matplotlib: only when drawing
 
     canvas = FigureCanvasAgg(fig)
     canvas.draw()  # everything but the animated artists
     still = canvas.copy_from_bbox(fig.bbox)
     frames = []
-    for e in frame_epochs(max(len(t) for t in thetas.values())):
+    for e in frame_epochs(longest):
         canvas.restore_region(still)
         for t, trail, point, line in moving:
             i = min(e, len(t) - 1)
@@ -99,18 +121,20 @@ def descent_gif(path: Path, runs: list[dict], data: Dataset) -> Path | None:
         clock.set_text(f"epoch {e}")
         fig.draw_artist(clock)
         frames.append(np.asarray(canvas.buffer_rgba())[..., :3].copy())
-    return save_gif(path, frames)
+    return frames
 
 
 def save_gif(path: Path, frames: list[np.ndarray]) -> Path:
     """The frames as a looping GIF, FPS a second, the last held a moment; one palette (taken
     from the last frame, which shows every trail) keeps the colours steady and the file small."""
-    from PIL import Image
+    from PIL import Image  # Pillow: only when an animation is saved
 
     images = [Image.fromarray(f) for f in frames]
     palette = images[-1].quantize(colors=128)
     still = [im.quantize(palette=palette, dither=Image.Dither.NONE) for im in images]
     durations = [1000 // FPS] * (len(still) - 1) + [HOLD * 1000 // FPS]
-    still[0].save(path, save_all=True, append_images=still[1:], duration=durations, loop=0,
-                  optimize=False)  # fmt: skip
+    rest = still[1:]
+    still[0].save(
+        path, save_all=True, append_images=rest, duration=durations, loop=0, optimize=False
+    )
     return Path(path)

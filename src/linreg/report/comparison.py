@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from linreg.present.figures import _figure, _figure_legend, _legend_above, _log_y, _save, styled
-from linreg.report import animation, insight
+from linreg.present.figures import figure_legend, legend_above, log_y, new_figure, save, styled
+from linreg.report import animation, insight, outliers
 from linreg.report.lesson import behaviours
 from linreg.report.scaling import scaling
 from linreg.run.record import TRAJECTORY, RunRecord
@@ -16,7 +16,7 @@ from linreg.run.record import TRAJECTORY, RunRecord
 
 def load_trajectories(folder: Path, records: list[RunRecord]) -> list[dict]:
     """Each record as a dict with its trajectory table attached (None where it has none)."""
-    import pandas as pd
+    import pandas as pd  # pandas: only when a sweep's trajectories are read
 
     runs = []
     for r in records:
@@ -31,12 +31,10 @@ def sweep_figures(
 ) -> list[Path]:
     """The comparison figures of a sweep: every run's loss curve, the parameter evolution per lr
     (one feature), the lr × epochs error heatmap, and, given the sweep's one dataset, the loss
-    landscape with the runs' paths, the outliers figure (see :mod:`.insight`), unscaled features
-    before and after standardisation (:mod:`.scaling`, for a long valley) and gradient descent
-    animated (``descent.gif``, :mod:`.animation`).  ``loaded``:
-    the records' trajectories already read (:func:`load_trajectories`), not read again."""
-    import numpy as np
-
+    landscape with the runs' paths (see :mod:`.insight`), the outliers figure (:mod:`.outliers`),
+    unscaled features before and after standardisation (:mod:`.scaling`, for a long valley) and
+    gradient descent animated (``descent.gif``, :mod:`.animation`).  ``loaded``: the records'
+    trajectories already read (:func:`load_trajectories`), not read again."""
     everything = load_trajectories(folder, records) if loaded is None else loaded
     runs = [r for r in everything if r["trajectory"] is not None]
     if not runs:
@@ -51,7 +49,7 @@ def sweep_figures(
     made.append(insight.error_heatmap(out_dir / "error_heatmap.png", everything))
     if data is not None:
         made.append(insight.loss_landscape(out_dir / "loss_landscape.png", runs, data))
-        made.append(insight.outliers(out_dir / "outliers.png", runs, data))
+        made.append(outliers.outliers(out_dir / "outliers.png", runs, data))
         made.append(scaling(out_dir / "scaling.png", data))
         made.append(animation.descent_gif(out_dir / "descent.gif", runs, data))
     return [p for p in made if p is not None]
@@ -60,7 +58,7 @@ def sweep_figures(
 @styled
 def sweep_loss_curves(path: Path, runs: list[dict]):
     """One panel per loss; a line per run, coloured by lr, styled by backend."""
-    from matplotlib import colormaps
+    from matplotlib import colormaps  # matplotlib: only when drawing
 
     losses = sorted({r["loss"] for r in runs})
     lrs = sorted({r["lr"] for r in runs})
@@ -70,7 +68,7 @@ def sweep_loss_curves(path: Path, runs: list[dict]):
     ncol = min(entries, 3 * len(losses))
     rows = -(-entries // ncol)
     height = 3.4 + 0.22 * rows
-    fig, axes = _figure(
+    fig, axes = new_figure(
         5.2 * len(losses), height, len(losses), top=1 - (0.4 + 0.22 * rows) / height
     )
     for ax, loss in zip(axes, losses, strict=True):
@@ -85,14 +83,14 @@ def sweep_loss_curves(path: Path, runs: list[dict]):
                 lw=1.2,
                 c=colours[lrs.index(r["lr"])],
             )
-        _log_y(ax)
+        log_y(ax)
         ax.set(xlabel="epoch", ylabel="loss J(θ)", title=f"loss = {loss}")
     for lr, c in zip(lrs, colours, strict=False):
         axes[0].plot([], [], c=c, label=f"lr={lr:.4g}")
     for b in sorted({r["backend"] for r in runs}):
         axes[0].plot([], [], styles.get(b, "-"), c="grey", label=b)
-    _figure_legend(fig, axes[0], ncol)
-    return _save(fig, path)
+    figure_legend(fig, axes[0], ncol)
+    return save(fig, path)
 
 
 @styled
@@ -110,7 +108,7 @@ def param_evolution(path: Path, runs: list[dict], truth: np.ndarray | None):
         if best is None or len(t["epoch"]) > len(best["trajectory"]["epoch"]):
             by_lr[r["lr"]] = r
     wild = behaviours(list(by_lr.values()))
-    fig, axes = _figure(10.4, 3.8, 2, top=0.78)
+    fig, axes = new_figure(10.4, 3.8, 2, top=0.78)
     for ax, key, j in ((axes[0], "w_0", 1), (axes[1], "bias", 0)):
         calm = [] if truth is None else [truth[j]]
         for lr in sorted(by_lr):
@@ -124,6 +122,6 @@ def param_evolution(path: Path, runs: list[dict], truth: np.ndarray | None):
         if truth is not None:
             ax.axhline(truth[j], ls="--", c="k", lw=1, label="true")
         ax.set(xlabel="epoch", ylabel="weight w" if key == "w_0" else "bias b")
-        _legend_above(ax, ncol=min(len(by_lr) + 1, 4))
+        legend_above(ax, ncol=min(len(by_lr) + 1, 4))
         ax.set_title(f"{key} per epoch (loss = {loss})", y=1.0 + 0.11 * (-(-(len(by_lr) + 1) // 4)))
-    return _save(fig, path)
+    return save(fig, path)

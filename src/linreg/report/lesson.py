@@ -87,7 +87,7 @@ def section(df, runs: list[dict] | None, X: np.ndarray | None) -> tuple[list[str
     """The report's "learning rate" sentences and its table (run, lr, lr as a multiple of the
     critical lr, behaviour); ``runs``: the trajectories, ``X``: the sweep's one dataset's
     features (None when the runs do not share one)."""
-    import pandas as pd
+    import pandas as pd  # pandas: only when the report is written
 
     did = behaviours(runs or [])
     lines, table = [], pd.DataFrame()

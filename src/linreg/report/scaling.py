@@ -18,8 +18,8 @@ import numpy as np
 from linreg.core.curvature import curvature, standardised
 from linreg.core.data import Dataset
 from linreg.core.losses import Loss
-from linreg.present.figures import _figure, _legend_above, _save, styled
-from linreg.report.insight import contours, frame_of, subsample
+from linreg.present.figures import legend_above, new_figure, save, styled
+from linreg.report.landscape import contours, frame_of, subsample
 from linreg.report.lesson import LONG
 
 STEP = 0.9  # each panel descends at this multiple of its own critical lr
@@ -45,7 +45,7 @@ def scaling(path: Path, data: Dataset, epochs: int = EPOCHS) -> Path | None:
     X, y = subsample(data)
     if curvature(X).condition_number <= LONG:
         return None
-    fig, axes = _figure(10.4, 4.4, 2, top=0.8)
+    fig, axes = new_figure(10.4, 4.4, 2, top=0.8)
     theta0 = np.asarray(data.theta0, np.float64)
     for ax, (name, features) in zip(
         axes, (("unscaled x", X), ("standardised (x − mean)/std", standardised(X))), strict=True
@@ -62,13 +62,16 @@ def scaling(path: Path, data: Dataset, epochs: int = EPOCHS) -> Path | None:
         contours(ax, Loss("mse"), features, y, lo, hi)
         if round_:
             ax.set_aspect("equal")
-        ax.plot(path_[:, 0], path_[:, 1], "-o", ms=2.5, lw=1.2, c="tab:orange",
-                label=f"{epochs} epochs at lr = {lr:.2g}")  # fmt: skip
+        walked = f"{epochs} epochs at lr = {lr:.2g}"
+        ax.plot(path_[:, 0], path_[:, 1], "-o", ms=2.5, lw=1.2, c="tab:orange", label=walked)
         ax.plot(*theta0, "o", c="k", ms=5, label="θ0")
         ax.plot(*opt, "*", c="red", ms=12, mec="k", mew=0.5, label="optimum")
         left = np.linalg.norm(path_[-1] - opt)
         ax.set(xlabel="bias b", ylabel="weight w")
-        _legend_above(ax, ncol=3)
-        ax.set_title(f"{name}: κ = {c.condition_number:.2g}, critical lr {c.critical_lr:.2g}\n"
-                     f"after {epochs} epochs, {left:.2g} from the optimum", y=1.12)  # fmt: skip
-    return _save(fig, path)
+        legend_above(ax, ncol=3)
+        ax.set_title(
+            f"{name}: κ = {c.condition_number:.2g}, critical lr {c.critical_lr:.2g}\n"
+            f"after {epochs} epochs, {left:.2g} from the optimum",
+            y=1.12,
+        )
+    return save(fig, path)

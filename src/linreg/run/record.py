@@ -109,8 +109,10 @@ class RunRecord:
 
 
 SETTINGS = ("lr", "epochs", "momentum", "batch_size", "delta")
-TEXT = ("run_name", "backend", "device", "loss", "status", "mlflow_run_id", "reused_from", "reason",
-        "schedule", "dtype", "fit_intercept", "data_digest", "run_folder")  # fmt: skip
+TEXT = (  # the columns that are not numbers
+    *("run_name", "backend", "device", "loss", "status", "mlflow_run_id", "reused_from"),
+    *("reason", "schedule", "dtype", "fit_intercept", "data_digest", "run_folder"),
+)
 
 
 # --- MLflow's names: its UI sections the charts of a run by the part of a name before "/" -------

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from linreg.run.names import name_parts, run_name
 from linreg.run.record import MANIFEST, RunRecord
 
 
@@ -50,10 +51,8 @@ def interrupted(folder: Path) -> RunRecord:
         )
     except Exception:
         what = dict(backend="?", device="?", loss="?", lr=float("nan"), epochs=0)
-    name = (
-        f"{what['backend']} · {what['loss']} · lr={what['lr']:g} · ep={what['epochs']} · "
-        f"{what['device']}"
-    )
+    lr, epochs = f"{what['lr']:g}", str(what["epochs"])
+    name = run_name(name_parts(what["backend"], what["loss"], lr, epochs, what["device"]))
     return RunRecord(
         run_name=name,
         **what,

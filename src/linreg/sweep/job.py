@@ -11,11 +11,12 @@ on.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import tempfile
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from linreg.config.data import load_data
@@ -28,8 +29,10 @@ from linreg.core.errors import LinregError, UnsupportedCombination
 from linreg.core.evaluation import evaluate, find_optimum
 from linreg.present.run_folder import write_run_files
 from linreg.run import signals
+from linreg.run.names import progress_line
 from linreg.run.record import RunRecord, metric_name
 from linreg.tracking.describe import NOTE, applicable_params, run_note
+from linreg.tracking.model import log_model
 from linreg.tracking.reuse import FROM_TAG, KEY_TAG, adopt, run_key
 from linreg.tracking.run import log_run, run_tags
 from linreg.tracking.store import open_store
@@ -48,36 +51,65 @@ class Place:
     total: int | None = None
 
 
-_OPTIMA: dict = {}
+@dataclass(frozen=True)
+class _OptimumOf:
+    """The key of an exact optimum: the data (by its digest), the loss and the intercept."""
+
+    digest: str
+    loss: object
+    fit_intercept: bool
+    data: Dataset = field(compare=False, hash=False)
+
+
+@functools.lru_cache(maxsize=8)
+def _solved(key: _OptimumOf):
+    return find_optimum(key.data, key.loss, key.fit_intercept)
 
 
 def _optimum(data: Dataset, loss, fit_intercept: bool = True):
     """The exact optimum, solved once per (data, loss, intercept) in a process: one serves every
     run."""
-    key = (data.digest, loss, fit_intercept)
-    if key not in _OPTIMA:
-        _OPTIMA[key] = find_optimum(data, loss, fit_intercept)
-    return _OPTIMA[key]
+    return _solved(_OptimumOf(data.digest, loss, fit_intercept, data))
 
 
 def execute(run: RunConfig, place: Place) -> RunRecord:
     """Carry out ``run`` into ``place.folder``; returns (and writes) its record.  Never raises,
-    but for a signal (:class:`linreg.run.signals.Interrupted`, Ctrl-C): the run is then recorded as
-    interrupted and its MLflow run ended KILLED before the signal goes on.  The record says
+    but for a signal (:class:`linreg.run.signals.Interrupted`, Ctrl-C): the run is then recorded
+    as interrupted and its MLflow run ended KILLED before the signal goes on.  The record says
     ``ok`` (or ``diverged``) only once everything about the run is recorded."""
-    out = place.folder
-    out.mkdir(parents=True, exist_ok=True)
-    rec = new_record(run, place)
-    store = run_id = key = None
-    killed = False
-    started = time.perf_counter()
+    place.folder.mkdir(parents=True, exist_ok=True)
+    job = Job(run, place)
     try:
-        store = open_store(resolve_uri(run.tracking.uri), run.tracking.experiment)
-        tags = {**run_tags(run), "linreg.folder": out.name}
+        job.carry_out()
+    except Exception as err:  # recorded, never raised: the sweep goes on
+        job.failed(err)
+    except BaseException as err:  # Ctrl-C, SIGTERM: recorded as interrupted, then passed on
+        job.interrupted(err)
+        raise
+    finally:
+        job.finish()
+    return job.rec
+
+
+class Job:
+    """One run's lifecycle: its MLflow run opened, the run trained (or reused), and, whatever
+    happens, its MLflow run ended and its record written last."""
+
+    def __init__(self, run: RunConfig, place: Place) -> None:
+        self.run, self.place, self.out = run, place, place.folder
+        self.rec = new_record(run, place)
+        self.store = self.run_id = self.key = None
+        self.killed = False
+        self.started = time.perf_counter()
+
+    def carry_out(self) -> None:
+        run, rec = self.run, self.rec
+        self.store = open_store(resolve_uri(run.tracking.uri), run.tracking.experiment)
+        tags = {**run_tags(run), "linreg.folder": self.out.name}
         with signals.deferred():  # a signal meanwhile: the run is created, then ended KILLED
-            run_id = store.start_run(place.name, place.parent_run_id, tags=tags)
-        rec.mlflow_run_id = run_id
-        store.log(run_id, params=applicable_params(run))
+            self.run_id = self.store.start_run(self.place.name, self.place.parent_run_id, tags=tags)
+        rec.mlflow_run_id = self.run_id
+        self.store.log(self.run_id, params=applicable_params(run))
         data = load_data(run)
         rec.data_digest = data.digest
         rec.theta_true = None if data.theta_true is None else data.theta_true.tolist()
@@ -85,50 +117,66 @@ def execute(run: RunConfig, place: Place) -> RunRecord:
             resolve_device(run.settings.device, run.backend)
         except UnsupportedCombination as err:
             rec.status, rec.reason = "skipped", str(err)
-            return rec
+            return
         with naming("train."):  # a check that needs the data (batch_size > n): this run fails
             run.settings.check_against(len(data.y))
-        key = run_key(run.params, data.digest)
-        earlier = adopt(store, key, out) if run.tracking.reuse else None
+        self.key = run_key(run.params, data.digest)
+        earlier = adopt(self.store, self.key, self.out) if run.tracking.reuse else None
         if earlier is not None:  # the same config, data and code finished before: its result
-            status, rec = earlier.status, reused(earlier, rec)
-            store.log(run_id, metrics=rec.metrics())
-            if run.tracking.log_models == "all" and status == "ok":  # as a run that trains
-                from linreg.tracking.model import log_model
+            self.reuse(earlier, data)
+        else:
+            self.train(data)
 
-                log_model(store, run_id, rec, data)
-            rec.status = status  # only now: everything about the run is recorded
-            return rec
+    def reuse(self, earlier: RunRecord, data: Dataset) -> None:
+        status, self.rec = earlier.status, reused(earlier, self.rec)
+        self.store.log(self.run_id, metrics=self.rec.metrics())
+        if self.run.tracking.log_models == "all" and status == "ok":  # as a run that trains
+            log_model(self.store, self.run_id, self.rec, data)
+        self.rec.status = status  # only now: everything about the run is recorded
+
+    def train(self, data: Dataset) -> None:
+        run, rec = self.run, self.rec
         traj = fit(data.X, data.y, data.theta0, run.settings, run.backend)
         theta_opt = _optimum(data, run.settings.loss, run.settings.fit_intercept)
-        ev = evaluate(traj.theta_final, data, run.settings.loss, traj, theta_opt,
-                      fit_intercept=run.settings.fit_intercept)  # fmt: skip
+        ev = evaluate(
+            traj.theta_final,
+            data,
+            run.settings.loss,
+            traj,
+            theta_opt,
+            fit_intercept=run.settings.fit_intercept,
+        )
         fill(rec, traj, ev)
-        files = write_run_files(out, run, place.name, data, traj, ev)
-        log_run(store, run_id, run, data, traj, rec, out, files)
+        files = write_run_files(self.out, run, self.place.name, data, traj, ev)
+        log_run(self.store, self.run_id, run, data, traj, rec, self.out, files)
         signals.check()  # a signal whose exception a library swallowed: not ok after all
         rec.status = traj.status  # only now: everything about the run is recorded
-    except Exception as err:  # recorded, never raised: the sweep goes on
-        rec = new_record(run, place, keep=rec)
-        rec.reason = str(err) if isinstance(err, LinregError) else f"{type(err).__name__}: {err}"
-        (out / "error.txt").write_text(traceback.format_exc())
-        if store is not None and run_id is not None:
+
+    def failed(self, err: Exception) -> None:
+        self.rec = new_record(self.run, self.place, keep=self.rec)
+        self.rec.reason = (
+            str(err) if isinstance(err, LinregError) else f"{type(err).__name__}: {err}"
+        )
+        (self.out / "error.txt").write_text(traceback.format_exc())
+        if self.store is not None and self.run_id is not None:
             with contextlib.suppress(Exception):  # the error itself is already recorded
-                store.log_artifact(run_id, out / "error.txt")
-    except BaseException as err:  # Ctrl-C, SIGTERM: recorded as interrupted, then passed on
+                self.store.log_artifact(self.run_id, self.out / "error.txt")
+
+    def interrupted(self, err: BaseException) -> None:
         signals.handled()
-        rec = new_record(run, place, keep=rec)
-        rec.reason, killed = signals.describe(err), True
-        raise
-    finally:
-        rec.job_s = time.perf_counter() - started
+        self.rec = new_record(self.run, self.place, keep=self.rec)
+        self.rec.reason, self.killed = signals.describe(err), True
+
+    def finish(self) -> None:
+        rec = self.rec
+        rec.job_s = time.perf_counter() - self.started
         try:
-            if store is not None and run_id is not None:
-                _close(store, run_id, rec, "KILLED" if killed else None, key)
+            if self.store is not None and self.run_id is not None:
+                status = "KILLED" if self.killed else None
+                _close(self.store, self.run_id, rec, status, self.key)
         finally:
-            rec.write(out)  # last: its presence means the run ended, its MLflow run too
-        log.info(progress_line(rec, place))
-    return rec
+            rec.write(self.out)  # last: its presence means the run ended, its MLflow run too
+        log.info(progress_line(rec, self.place.index, self.place.total))
 
 
 def new_record(run: RunConfig, place: Place, keep: RunRecord | None = None) -> RunRecord:
@@ -154,15 +202,19 @@ def new_record(run: RunConfig, place: Place, keep: RunRecord | None = None) -> R
     return rec
 
 
+FROM_EVALUATION = (  # the record's fields that the core's Evaluation holds under the same name
+    *("bias_error", "weight_error", "theta_error", "optimum_distance", "statistical_error"),
+    *("train_loss", "optimum_loss", "test_mse", "r2_train", "r2_test", "converged_epoch"),
+)
+
+
 def fill(rec: RunRecord, traj, ev) -> None:
     """The numbers of a trained run: learned parameters, errors, losses, timing (its status is
     set once the run is recorded)."""
     if traj.status == "diverged":
         rec.reason = f"loss exploded at epoch {traj.diverged_at}"
     rec.bias, rec.weights = ev.bias, [float(w) for w in ev.weights]
-    for name in ("bias_error", "weight_error", "theta_error", "optimum_distance",
-                 "statistical_error", "train_loss", "optimum_loss", "test_mse", "r2_train",
-                 "r2_test", "converged_epoch"):  # fmt: skip
+    for name in FROM_EVALUATION:
         setattr(rec, name, getattr(ev, name))
     rec.epochs_run, rec.wall_s, rec.time_per_epoch_s = (
         traj.epochs_run,
@@ -197,35 +249,3 @@ def _close(store, run_id: str, rec: RunRecord, status=None, key=None) -> None:
                 store.log_artifact(run_id, rec.write(Path(tmp)))
     finally:
         store.end_run(run_id, status or ("FAILED" if rec.status == "failed" else "FINISHED"))
-
-
-def progress_line(r: RunRecord, place: Place) -> str:
-    """One short line per run: index of N, status, name, θ, error, seconds."""
-    num = ""
-    if place.index is not None:
-        width = len(str(place.total or place.index + 1))
-        num = (
-            f"[{place.index + 1:>{width}}/{place.total}] "
-            if place.total
-            else f"[{place.index + 1}] "
-        )
-    if r.finished and r.bias is not None:
-        ws = ", ".join(f"{w:.4f}" for w in r.weights[:3]) + (", …" if len(r.weights) > 3 else "")
-        detail = f"w=[{ws}] b={r.bias:.4f}"
-        if r.weight_error is not None:
-            detail += f"  weight_error={r.weight_error:.2e}"
-        detail += f"  {r.wall_s:.2f}s" + ("  (reused)" if r.reused_from else "")
-    else:
-        detail = r.reason or ""
-    return fit_line(f"{num}{r.status:<8s} ", r.run_name, f"  {detail}")
-
-
-def fit_line(head: str, name: str, tail: str, width: int = 160) -> str:
-    """head + name + tail in ``width`` characters: the name shortened in its middle first, then
-    the tail at its end (the whole reason is in result.json and MLflow)."""
-    over = len(head) + len(name) + len(tail) - width
-    if over > 0 and len(name) > 60:
-        cut = min(over + 1, len(name) - 59)
-        name = name[: (len(name) - cut) // 2] + "…" + name[(len(name) - cut) // 2 + cut :]
-    line = head + name + tail
-    return line if len(line) <= width else line[: width - 1] + "…"

@@ -13,7 +13,7 @@ has its ``result.json`` returns it at once, and:
 
 Each pass is a real Hydra multirun over the same overrides (the same jobs, numbers and folders);
 the pass's instructions are in the sweep's manifest, which every job reads.  The MLflow runs the
-dead workers left RUNNING are ended KILLED (:func:`linreg.sweep.parent.reap_orphans`).
+dead workers left RUNNING are ended KILLED (:func:`linreg.sweep.orphans.reap_orphans`).
 """
 
 from __future__ import annotations
@@ -22,28 +22,42 @@ import contextlib
 import json
 import logging
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 from linreg.run import signals
+from linreg.run.names import progress_line
 from linreg.run.record import MANIFEST, RESULT, RunRecord, write_atomic
 from linreg.sweep.folder import interrupted, read_manifest
+from linreg.tracking.describe import NOTE, run_note
+from linreg.tracking.redact import unredact
+from linreg.tracking.store import open_store
 
 log = logging.getLogger("linreg")
 STARTED = "config.yaml"  # a job that began to run saved its config (.hydra/ alone: never began)
 
 
-def job_pass(sweep_dir: Path, num: int, folder: Path) -> RunRecord | bool:
-    """For a job of a resumed sweep: its record if it already has one, False if this pass is not
-    for it, True if it is to run."""
+@dataclass(frozen=True)
+class JobPlan:
+    """What a job of a resumed sweep does in this pass: ``run`` it, or return ``record`` (the
+    record it already has; None when another pass runs it)."""
+
+    run: bool
+    record: RunRecord | None = None
+
+
+def job_plan(sweep_dir: Path, num: int, folder: Path) -> JobPlan:
+    """For a job of a sweep: run it (a sweep that is not resumed runs every job), return the
+    record it already has, or leave it to another pass."""
     plan = read_manifest(sweep_dir).get("pass")
     if plan is None:
-        return True
+        return JobPlan(run=True)
     if (folder / RESULT).is_file():
         try:
-            return RunRecord.read(folder)
+            return JobPlan(run=False, record=RunRecord.read(folder))
         except (OSError, ValueError):
             pass
-    return plan.get("only") is None or num in plan["only"]
+    return JobPlan(run=plan.get("only") is None or num in plan["only"])
 
 
 def _folders(sweep_dir: Path) -> dict[int, Path]:
@@ -77,8 +91,8 @@ def _plan(sweep_dir: Path, only: list[int] | None) -> None:
 
 def resume(sweep_dir: Path, launch, why: BaseException) -> bool:
     """Run what the broken launch left: ``launch()`` runs the sweep again into ``sweep_dir``;
-    False when the launcher cannot go on.  Raises :class:`linreg.run.signals.Interrupted` if a signal
-    comes meanwhile."""
+    False when the launcher cannot go on.  Raises :class:`linreg.run.signals.Interrupted` if a
+    signal comes meanwhile."""
     n_runs = read_manifest(sweep_dir).get("n_runs")
     if not n_runs:  # a search (Optuna) chooses its runs as it goes: nothing to replay
         first = str(why).strip().splitlines()[0] if str(why).strip() else ""
@@ -136,10 +150,6 @@ def _record_lost(sweep_dir: Path, num: int, n_runs: int) -> None:
     )
     manifest = read_manifest(sweep_dir)
     try:
-        from linreg.tracking.describe import NOTE, run_note
-        from linreg.tracking.redact import unredact
-        from linreg.tracking.store import open_store
-
         store = open_store(unredact(manifest["tracking_uri"]), manifest["experiment"])
         for run in store.client.search_runs(
             [store.experiment_id],
@@ -153,5 +163,4 @@ def _record_lost(sweep_dir: Path, num: int, n_runs: int) -> None:
     except Exception as err:  # the folder's record is what counts; MLflow is told if it answers
         log.warning("note: could not mark run %d failed in MLflow: %s", num + 1, err)
     rec.write(folder)
-    width = len(str(n_runs))  # the progress line of a run that ended (linreg.sweep.job)
-    log.warning("[%*d/%d] failed   %s  %s", width, num + 1, n_runs, rec.run_name, rec.reason)
+    log.warning(progress_line(rec, num, n_runs))

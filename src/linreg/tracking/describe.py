@@ -11,15 +11,20 @@ import subprocess
 
 from linreg.config.paths import project_root
 from linreg.config.typed import RunConfig
-from linreg.run.record import RunRecord
+from linreg.present.findings import best_per_loss_and_backend, findings
+from linreg.present.tables import md_table
+from linreg.run.record import BEST, RunRecord, counts, frame
 
 NOTE = "mlflow.note.content"  # the run's Description in MLflow's UI (markdown)
 SOURCE = "linreg.train"  # every job runs in it: `linreg`, `python -m linreg.train`, DVC's stage
 MAX_NOTE = 8000  # MLflow's longest tag value
 NOTE_COLUMNS = ["run_name", "status", "bias", "w_0", "weight_error", "optimum_distance", "wall_s"]
 # train.* keys that only one schedule reads, and the mini-batch order
-SCHEDULE_KEYS = {"train.step_size": ("step",), "train.gamma": ("step", "exponential"),
-                 "train.eta_min": ("cosine",)}  # fmt: skip
+SCHEDULE_KEYS = {
+    "train.step_size": ("step",),
+    "train.gamma": ("step", "exponential"),
+    "train.eta_min": ("cosine",),
+}
 
 
 @functools.lru_cache(maxsize=1)
@@ -98,10 +103,6 @@ def sweep_note(recs: list[RunRecord]) -> str:
     """A sweep's description: the counts, the best run per loss and backend (the report's
     summary table), the findings the numbers support, then every run while the note stays
     within MLflow's 8,000 characters of a tag (the UI shows the run's name above it)."""
-    from linreg.present.findings import best_per_loss_and_backend, findings
-    from linreg.present.tables import md_table
-    from linreg.run.record import BEST, counts, frame
-
     df = frame(recs)
     tally = ", ".join(f"{n} {status}" for status, n in counts(recs).items() if n)
     best = best_per_loss_and_backend(df)

@@ -105,8 +105,8 @@ def log_model(store, run_id: str, rec, data, outputs_of: tuple[str, ...] = ()) -
     model_id = logged.model_id
     try:
         with tempfile.TemporaryDirectory(prefix="linreg-model-") as tmp:
-            spec = Model(artifact_path=logged.artifact_location, model_uuid=model_id,
-                         run_id=run_id, model_id=model_id)  # fmt: skip
+            where = logged.artifact_location
+            spec = Model(artifact_path=where, model_uuid=model_id, run_id=run_id, model_id=model_id)
             local = save(Path(tmp), theta_file(rec, data), raw_rows(data), spec)
             client.log_model_artifacts(model_id, str(local))
         client.finalize_logged_model(model_id, "READY")

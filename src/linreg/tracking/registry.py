@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from linreg.config.data import load_data
+from linreg.config.typed import run_config
 from linreg.run.record import RunRecord, best_runs, frame
 from linreg.tracking.model import MODEL_ID_TAG, log_model, register, registered_name
 from linreg.tracking.store import store_lock
@@ -16,9 +18,6 @@ log = logging.getLogger("linreg")
 def run_data(folder: Path):
     """The data a run trained on, read as the run read it (its composed config)."""
     from omegaconf import OmegaConf
-
-    from linreg.config.data import load_data
-    from linreg.config.typed import run_config
 
     return load_data(run_config(OmegaConf.load(Path(folder) / ".hydra" / "config.yaml")))
 
@@ -48,8 +47,8 @@ def register_best(store, sweep_dir: Path, manifest: dict, recs: list[RunRecord])
         try:
             model_id = model_of(store, rec, Path(sweep_dir) / rec.run_folder, parent)
             with store_lock(store.uri):  # two sweeps closing at once: one version each
-                version = register(store, model_id, name, rec.mlflow_run_id,
-                                   _description(rec, manifest), _tags(rec, manifest))  # fmt: skip
+                about, tags = _description(rec, manifest), _tags(rec, manifest)
+                version = register(store, model_id, name, rec.mlflow_run_id, about, tags)
         except Exception as err:
             log.warning("note: the best %s run's model was not registered (%s)", rec.loss, err)
             continue

@@ -25,16 +25,22 @@ from linreg.run.record import RESULT, TRAJECTORY, RunRecord
 KEY_TAG = "linreg.key"
 FROM_TAG = "linreg.reused_from"
 # where a run is recorded, and where its data was read from (what the data is: its digest)
-WHERE = ("tracking.experiment", "tracking.uri", "tracking.reuse", "tracking.objective", "data.dir")
-NEEDED = (TRAJECTORY, "evaluation.json")  # what a run's readers read from its folder
-KEPT_OUT = ("config.yaml", "config")  # the new run's own (Hydra's files, as this job composed)
+NOT_IN_KEY = (
+    "tracking.experiment",
+    "tracking.uri",
+    "tracking.reuse",
+    "tracking.objective",
+    "data.dir",
+)
+FILES_READ = (TRAJECTORY, "evaluation.json")  # what a run's readers read from its folder
+OWN_FILES = ("config.yaml", "config")  # the new run's own (Hydra's files, as this job composed)
 
 
 @functools.lru_cache(maxsize=1)
 def code_version() -> str:
     """A digest of linreg's source: any change to the code that trains, evaluates or records a
     run is a new version (a commit that touches only docs is not)."""
-    root = Path(__file__).resolve().parent
+    root = Path(__file__).resolve().parents[1]  # the linreg package, every layer of it
     h = hashlib.sha256()
     for path in sorted(root.rglob("*.py")):
         h.update(str(path.relative_to(root)).encode())
@@ -44,7 +50,7 @@ def code_version() -> str:
 
 def run_key(params: dict[str, str], data_digest: str) -> str:
     """The key of a run: its config (``params``: the flat config), its data and the code."""
-    what = {k: v for k, v in params.items() if k not in WHERE}
+    what = {k: v for k, v in params.items() if k not in NOT_IN_KEY}
     blob = json.dumps([what, data_digest, code_version()], sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
@@ -82,10 +88,10 @@ def adopt(store, key: str, out: Path) -> RunRecord | None:
             rec = RunRecord.read(got)
         except Exception:  # no artifacts there (a store moved, mlruns/ removed): train anew
             return None
-        if not all((got / name).is_file() for name in NEEDED):  # some were removed: train anew
+        if not all((got / name).is_file() for name in FILES_READ):  # some were removed: train anew
             return None
         for item in got.iterdir():
-            if item.name in KEPT_OUT:
+            if item.name in OWN_FILES:
                 continue
             target = out / item.name
             if target.is_dir():

@@ -13,6 +13,7 @@ from linreg.core.data import Dataset
 from linreg.run.record import metric_name, series_name
 from linreg.run.thinning import thin
 from linreg.tracking.describe import source_tags
+from linreg.tracking.model import log_model
 
 MAX_LOGGED_WEIGHTS = 10  # above this, the per-epoch weights are logged as their norm
 
@@ -90,6 +91,4 @@ def log_run(store, run_id, run: RunConfig, data: Dataset, traj, rec, out: Path, 
         context="training",
     )
     if run.tracking.log_models == "all" and traj.status == "ok":  # else the sweep's best only
-        from linreg.tracking.model import log_model
-
         log_model(store, run_id, rec, data)

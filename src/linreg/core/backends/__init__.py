@@ -38,9 +38,11 @@ def check_fits_float32(param: str, a: np.ndarray) -> None:
     if a.dtype.itemsize > 4 and a.size and float(np.abs(a).max()) > big:
         first = float(a.reshape(-1)[np.argmax(np.abs(a).reshape(-1) > big)])
         raise LinregError(
-            param, "numbers that fit in float32 (|x| <= 3.4e+38) to train in float32", first,
+            param,
+            "numbers that fit in float32 (|x| <= 3.4e+38) to train in float32",
+            first,
             note="train.dtype=float64 trains on them as they are",
-        )  # fmt: skip
+        )
 
 
 def get_backend(name: str) -> Backend:

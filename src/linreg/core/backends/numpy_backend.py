@@ -34,9 +34,17 @@ def fit(X, y, theta0, s: TrainSettings, device: str = "cpu") -> Trajectory:
 
 
 def train(
-    X, y, theta0, s: TrainSettings, device: str = "cpu", *, path=None, block_rows=None,
-    workers=None, backend: str = name,
-) -> Trajectory:  # fmt: skip
+    X,
+    y,
+    theta0,
+    s: TrainSettings,
+    device: str = "cpu",
+    *,
+    path=None,
+    block_rows=None,
+    workers=None,
+    backend: str = name,
+) -> Trajectory:
     """:func:`fit` with a fast path's choices forced (``path``, ``block_rows``, ``workers``: tests
     and benchmarks); ``backend`` names the trajectory (the torch backend runs this on the cpu)."""
     dt = np.dtype(s.dtype)
@@ -68,8 +76,17 @@ def descend(X, y, theta, s: TrainSettings, whole, backend: str) -> Trajectory:
                 grad = drop_bias_gradient(loss_and_gradient(s.loss, X[idx], y[idx], theta)[1], s)
             velocity = step(theta, grad, velocity, float(lrs[e]), s.momentum)
     wall = time.perf_counter() - start
-    return finish(loss_h[:done], theta_h[:done], gn_h[:done], lrs, theta, backend=backend,
-                  device="cpu", dtype=s.dtype, wall_s=wall)  # fmt: skip
+    return finish(
+        loss_h[:done],
+        theta_h[:done],
+        gn_h[:done],
+        lrs,
+        theta,
+        backend=backend,
+        device="cpu",
+        dtype=s.dtype,
+        wall_s=wall,
+    )
 
 
 def step(theta, grad, velocity, lr, momentum):

@@ -13,7 +13,9 @@ Large full-batch data takes a fast path of :mod:`linreg.core.fast` (same traject
 on the cpu the shared numpy kernels, which work on the tensors' own memory (a cpu tensor and its
 numpy view are the same bytes; the row-block kernels run on the BLAS numpy ships, measured faster
 here than torch's); on a device, mse and mse_half use the sufficient statistics in float64 on the
-device (:mod:`linreg.core.backends.torch_stats`), other losses the loop above.
+device (:mod:`linreg.core.backends.torch_stats`), other losses the loop above.  What the loops
+and that path share (the loss modules, the device-side history) is in
+:mod:`linreg.core.backends.torch_common`.
 
 Without an intercept the model is ``nn.Linear(m, 1, bias=False)``: b is 0 throughout.
 """
@@ -28,7 +30,6 @@ import torch
 from torch import nn
 
 from .. import fast
-from ..losses import Loss
 from ..optim import (
     TrainSettings,
     Trajectory,
@@ -39,23 +40,9 @@ from ..optim import (
     lr_schedule,
     starting_point,
 )
-
-name = "torch"
-DEFAULT_CHECK_EVERY = 64
-
-
-class HalfMSELoss(nn.Module):
-    """(1/2n) sum r^2: the course convention the walkthrough uses for its derivation."""
-
-    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return 0.5 * nn.functional.mse_loss(pred, target)
-
-
-def criterion(loss: Loss) -> nn.Module:
-    """The loss's torch.nn module, as the loss registry names it."""
-    name = loss.kind.torch_module
-    module = HalfMSELoss if name == "HalfMSELoss" else getattr(nn, name)
-    return module(delta=loss.delta) if name == "HuberLoss" else module()
+from .numpy_backend import train as numpy_train
+from .torch_common import DEFAULT_CHECK_EVERY, DeviceHistory, criterion, name, sync
+from .torch_stats import fit_stats
 
 
 def fit(X, y, theta0, s: TrainSettings, device: str = "cpu") -> Trajectory:
@@ -63,9 +50,17 @@ def fit(X, y, theta0, s: TrainSettings, device: str = "cpu") -> Trajectory:
 
 
 def train(
-    X, y, theta0, s: TrainSettings, device: str = "cpu", *, path: str | None = None,
-    block_rows: int | None = None, workers: int | None = None, engine: str | None = None,
-) -> Trajectory:  # fmt: skip
+    X,
+    y,
+    theta0,
+    s: TrainSettings,
+    device: str = "cpu",
+    *,
+    path: str | None = None,
+    block_rows: int | None = None,
+    workers: int | None = None,
+    engine: str | None = None,
+) -> Trajectory:
     """:func:`fit` with a fast path forced (``path``, ``block_rows``, ``workers``: tests,
     benchmarks); ``engine`` ("numpy" or "torch") which implementation runs it (default: numpy on
     the cpu, torch elsewhere)."""
@@ -76,15 +71,14 @@ def train(
     if how != "plain" and engine == "numpy":
         if device != "cpu":
             raise ValueError("the numpy engine runs on the cpu")
-        from .numpy_backend import train as numpy_train
-
         return numpy_train(
             X, y, theta0, s, path=how, block_rows=block_rows, workers=workers, backend=name
         )
     if how == "stats":
-        from .torch_stats import fit_stats
-
-        return fit_stats(X, y, theta0, s, device)
+        # None: the formula could overflow below the divergence limit; the plain loop decides
+        done = fit_stats(X, y, theta0, s, device)
+        if done is not None:
+            return done
     if device == "cpu":
         return _fit_cpu(X, y, theta0, s)
     return _fit_device(X, y, theta0, s, device)
@@ -150,8 +144,8 @@ def _fit_cpu(X, y, theta0, s: TrainSettings) -> Trajectory:
             _clear(params)
     wall = time.perf_counter() - start
     final = np.concatenate((b_view, w_view)).astype(np.float64)
-    return finish(loss_h[:done], theta_h[:done], gn_h[:done], lrs, final, backend=name,
-                  device="cpu", dtype=s.dtype, wall_s=wall)  # fmt: skip
+    kept = (loss_h[:done], theta_h[:done], gn_h[:done])
+    return finish(*kept, lrs, final, backend=name, device="cpu", dtype=s.dtype, wall_s=wall)
 
 
 def _clear(params) -> None:
@@ -178,14 +172,12 @@ def _sgd_step(params, bufs, lr: float, momentum: float) -> None:
 
 def _fit_device(X, y, theta0, s: TrainSettings, device: str) -> Trajectory:
     n, m = X.shape
-    dtype = getattr(torch, s.dtype)
     Xt, yt, model = _setup(X, y, theta0, s, device)
     loss_fn = criterion(s.loss)
     optimizer = torch.optim.SGD(model.parameters(), lr=s.lr, momentum=s.momentum)
     lrs = lr_schedule(s)
-    loss_h = torch.empty(s.epochs, device=device, dtype=torch.float64)
-    theta_h = torch.empty(s.epochs, m + 1, device=device, dtype=dtype)
-    gn_h = torch.empty(s.epochs, device=device, dtype=torch.float64)
+    history = DeviceHistory(s.epochs, m, device, getattr(torch, s.dtype))
+    loss_h = history.loss
     every = DEFAULT_CHECK_EVERY
     limit = None
     done = 0
@@ -197,9 +189,10 @@ def _fit_device(X, y, theta0, s: TrainSettings, device: str) -> Trajectory:
         loss.backward()
         with torch.no_grad():
             loss_h[e] = loss.detach()
-            theta_h[e, 0] = _bias(model)[0]
-            theta_h[e, 1:] = model.weight[0]
-            gn_h[e] = torch.cat([p.grad.reshape(-1) for p in model.parameters()]).norm()
+            history.theta[e, 0] = _bias(model)[0]
+            history.theta[e, 1:] = model.weight[0]
+            grads = [p.grad.reshape(-1) for p in model.parameters()]
+            history.grad_norm[e] = torch.cat(grads).norm()
         done = e + 1
         if e == 0:
             limit = divergence_limit(loss_h[0].item())
@@ -209,37 +202,28 @@ def _fit_device(X, y, theta0, s: TrainSettings, device: str) -> Trajectory:
                 break
         if batches is None:
             optimizer.step()
-            continue
-        # one host-to-device copy an epoch (asynchronous from pinned memory), batches sliced there
-        order = torch.from_numpy(np.concatenate(batches))
-        if device == "cuda":
-            order = order.pin_memory().to(device, non_blocking=True)
         else:
-            order = order.to(device)
-        at = 0
-        for idx in batches:
-            idx_t = order[at : at + len(idx)]
-            at += len(idx)
-            batch_loss = loss_fn(model(Xt[idx_t]), yt[idx_t])
-            optimizer.zero_grad()
-            batch_loss.backward()
-            optimizer.step()
-    _sync(device)
+            _device_batches(model, loss_fn, optimizer, Xt, yt, batches, device)
+    sync(device)
     wall = time.perf_counter() - start
     with torch.no_grad():
         final = torch.cat((_bias(model), model.weight[0]))
-    return _to_host(loss_h, theta_h, gn_h, done, lrs, final, s, device, wall)
+    return history.to_host(done, lrs, final, s, device, wall)
 
 
-def _to_host(loss_h, theta_h, gn_h, done, lrs, final, s, device, wall) -> Trajectory:
-    """The device-side history, copied to the host once, as a trajectory."""
-    host = [a.cpu().numpy() for a in (loss_h[:done], theta_h[:done].double(), gn_h[:done])]
-    return finish(*host, lrs, final.double().cpu().numpy(), backend=name, device=device,
-                  dtype=s.dtype, wall_s=wall)  # fmt: skip
-
-
-def _sync(device: str) -> None:
+def _device_batches(model, loss_fn, optimizer, Xt, yt, batches, device: str) -> None:
+    """One epoch's mini-batch steps: one host-to-device copy of the epoch's row order
+    (asynchronous from pinned memory), the batches sliced from it on the device."""
+    order = torch.from_numpy(np.concatenate(batches))
     if device == "cuda":
-        torch.cuda.synchronize()
-    elif device == "mps":
-        torch.mps.synchronize()
+        order = order.pin_memory().to(device, non_blocking=True)
+    else:
+        order = order.to(device)
+    at = 0
+    for idx in batches:
+        idx_t = order[at : at + len(idx)]
+        at += len(idx)
+        batch_loss = loss_fn(model(Xt[idx_t]), yt[idx_t])
+        optimizer.zero_grad()
+        batch_loss.backward()
+        optimizer.step()

@@ -21,7 +21,7 @@ from ..optim import (
     drop_bias_gradient,
     lr_schedule,
 )
-from .torch_backend import DEFAULT_CHECK_EVERY, _fit_cpu, _fit_device, _sync, _to_host, criterion
+from .torch_common import DEFAULT_CHECK_EVERY, DeviceHistory, criterion, sync
 
 STATS_ROWS = 1 << 20  # rows converted to float64 at a time when summing W^T W
 
@@ -77,12 +77,32 @@ class DeviceStats:
         return 0.5 * self.slope_scale * J, self.slope_scale * g
 
 
-def fit_stats(X, y, theta0, s: TrainSettings, device: str) -> Trajectory:
+class SGDStep:
+    """theta -= lr * (the gradient, or its momentum buffer), in place: torch.optim.SGD's update."""
+
+    def __init__(self, theta, lrs, momentum: float) -> None:
+        self.theta, self.lrs, self.momentum = theta, lrs, momentum
+        self.velocity = None
+
+    def __call__(self, grad, e: int) -> None:
+        lr = float(self.lrs[e])
+        if not self.momentum:
+            self.theta.sub_(lr * grad)
+            return
+        if self.velocity is None:
+            self.velocity = grad.clone()
+        else:
+            self.velocity.mul_(self.momentum).add_(grad)
+        self.theta.sub_(lr * self.velocity)
+
+
+def fit_stats(X, y, theta0, s: TrainSettings, device: str) -> Trajectory | None:
     """Full-batch mse / mse_half from sufficient statistics, all on the device.
 
     Epoch 0 by the formula (it sets the divergence limit); every ``DEFAULT_CHECK_EVERY`` epochs the
     host looks at the losses: an epoch non-finite or within ``fast.BAND`` of the limit is
-    recomputed by the formula, which decides and is logged, as on the numpy path.
+    recomputed by the formula, which decides and is logged, as on the numpy path.  None when the
+    statistics could overflow below the limit: the caller runs the plain loop, from the start.
     """
     n, m = X.shape
     dtype = getattr(torch, s.dtype)
@@ -90,58 +110,53 @@ def fit_stats(X, y, theta0, s: TrainSettings, device: str) -> Trajectory:
     yt = torch.as_tensor(np.ascontiguousarray(y), device=device).to(dtype)
     theta = torch.as_tensor(theta0, device=device).to(dtype).clone()  # never theta0 itself
     lrs = lr_schedule(s)
-    loss_h = torch.empty(s.epochs, device=device, dtype=torch.float64)
-    theta_h = torch.empty(s.epochs, m + 1, device=device, dtype=dtype)
-    gn_h = torch.empty(s.epochs, device=device, dtype=torch.float64)
+    history = DeviceHistory(s.epochs, m, device, dtype)
     start = time.perf_counter()
-    velocity = None
-
-    def step(grad, e):
-        nonlocal velocity
-        if s.momentum:
-            velocity = grad.clone() if velocity is None else velocity.mul_(s.momentum).add_(grad)
-            theta.sub_(float(lrs[e]) * velocity)
-        else:
-            theta.sub_(float(lrs[e]) * grad)
-
+    step = SGDStep(theta, lrs, s.momentum)
     J0, g0 = formula(Xt, yt, theta, s)
-    loss_h[0], theta_h[0], gn_h[0] = J0, theta, g0.double().norm()
-    loss0 = float(J0)
-    limit = divergence_limit(loss0)
+    history.loss[0], history.theta[0], history.grad_norm[0] = J0, theta, g0.double().norm()
+    limit = divergence_limit(float(J0))
     done = 1
-    stats = None
-    if not diverged(loss0, limit):
+    if not diverged(float(J0), limit):
         step(g0, 0)
-        if s.epochs > 1 and fast.stats_safe(limit, n, np.dtype(s.dtype)):
+        if s.epochs > 1:
+            if not fast.stats_safe(limit, n, np.dtype(s.dtype)):
+                return None
             stats = DeviceStats(Xt, yt, s.loss.kind.slope_scale)
-    e = 1
-    while stats is not None and e < s.epochs:
-        stop = min(s.epochs, (e // DEFAULT_CHECK_EVERY + 1) * DEFAULT_CHECK_EVERY)
-        first = e
-        for e in range(first, stop):
-            J, g = stats(theta)
-            drop_bias_gradient(g, s)
-            loss_h[e], theta_h[e], gn_h[e] = J, theta, g.norm()
-            step(g.to(dtype), e)
-        e = stop
-        done = stop
-        losses = loss_h[first:stop]
-        suspect = ~(losses < limit * (1 - fast.BAND))
-        if bool(suspect.any()):  # rare: near the limit or diverged; the formula decides
-            for k in (torch.nonzero(suspect)[:, 0] + first).tolist():
-                Jk, gk = formula(Xt, yt, theta_h[k].clone(), s)
-                loss_h[k], gn_h[k] = Jk, gk.double().norm()
-                if diverged(float(Jk), limit):
-                    done = k + 1
-                    break
-            else:
-                continue
-            break
-    if stats is None and done == 1 and s.epochs > 1 and not diverged(loss0, limit):
-        # the formula could overflow below the limit here: the plain loop, from the start
-        return (
-            _fit_cpu(X, y, theta0, s) if device == "cpu" else _fit_device(X, y, theta0, s, device)
-        )
-    _sync(device)
+            done = _epochs_by_stats(stats, Xt, yt, s, step, history, limit)
+    sync(device)
     wall = time.perf_counter() - start
-    return _to_host(loss_h, theta_h, gn_h, done, lrs, theta, s, device, wall)
+    return history.to_host(done, lrs, theta, s, device, wall)
+
+
+def _epochs_by_stats(stats, Xt, yt, s: TrainSettings, step, history, limit: float) -> int:
+    """Epochs 1 on by the statistics, the host checking every ``DEFAULT_CHECK_EVERY``; returns
+    how many epochs the run has (up to and including the one that diverged)."""
+    dtype = getattr(torch, s.dtype)
+    first = 1
+    while first < s.epochs:
+        stop = min(s.epochs, (first // DEFAULT_CHECK_EVERY + 1) * DEFAULT_CHECK_EVERY)
+        for e in range(first, stop):
+            J, g = stats(step.theta)
+            drop_bias_gradient(g, s)
+            history.loss[e], history.theta[e], history.grad_norm[e] = J, step.theta, g.norm()
+            step(g.to(dtype), e)
+        wild = _first_diverged(Xt, yt, s, history, first, stop, limit)
+        if wild is not None:
+            return wild + 1
+        first = stop
+    return s.epochs
+
+
+def _first_diverged(Xt, yt, s: TrainSettings, history, first: int, stop: int, limit: float):
+    """Epochs ``first`` to ``stop`` - 1 whose loss is non-finite or within ``fast.BAND`` of the
+    limit (rare), recomputed by the formula, which decides; the first that diverged, or None."""
+    suspect = ~(history.loss[first:stop] < limit * (1 - fast.BAND))
+    if not bool(suspect.any()):
+        return None
+    for k in (torch.nonzero(suspect)[:, 0] + first).tolist():
+        Jk, gk = formula(Xt, yt, history.theta[k].clone(), s)
+        history.loss[k], history.grad_norm[k] = Jk, gk.double().norm()
+        if diverged(float(Jk), limit):
+            return k
+    return None
