@@ -38,8 +38,7 @@ from linreg.sweep import resume
 from linreg.sweep.folder import read_manifest
 from linreg.sweep.job import Place, execute
 from linreg.sweep.state import Sweep, current
-from linreg.tracking.health import check_server
-from linreg.tracking.redact import redact
+from linreg.tracking.health import require_server
 
 MULTIRUN_FLAGS = {"-m", "--multirun"}
 CONFIG_FLAGS = {
@@ -158,7 +157,7 @@ def _checked(argv: list[str], sweep: Sweep):
     if other:
         return argv, None
     checked = check(overrides, multirun, **where)
-    reach(checked.run.tracking.uri)
+    require_server(resolve_uri(checked.run.tracking.uri))
     if stage_params is not None:
         params.note_stale(stage_params)
     return argv, checked
@@ -231,16 +230,6 @@ def _resume(sweep: Sweep, argv: list[str], err: Exception) -> bool:
         return resume.resume(sweep_dir, lambda: launch(again), err)
     finally:
         sweep.resuming = None
-
-
-def reach(configured: str | None) -> None:
-    """The tracking server answers, or the command stops here with one line."""
-    uri = resolve_uri(configured)
-    why = check_server(uri)
-    if why:
-        raise UsageError(
-            f"tracking.uri must name an MLflow server that answers, got {redact(uri)} ({why})"
-        )
 
 
 def _summary(folder: Path, experiment: str) -> int:

@@ -98,7 +98,7 @@ def test_batch_size_larger_than_the_data(batch_size):
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda: Loss("l2"), r"^loss must be one of mse, mse_half, mae, huber, got 'l2'$"),
+        (lambda: Loss("l2"), rf"^loss must be one of {', '.join(LOSSES)}, got 'l2'$"),
         (lambda: Loss("huber", 0), r"^delta must be a number > 0, got 0$"),
         (lambda: Loss("huber", -1.0), r"^delta must be a number > 0, got -1\.0$"),
         (lambda: Loss("huber", "big"), r"^delta must be a number > 0, got 'big'$"),

@@ -9,6 +9,7 @@ import pytest
 
 from tests.helpers.cli import store_runs
 from tests.helpers.processes import SHORT
+from tests.helpers.servers import HOST, free_port, mlflow_server, tail, train, wait_http
 
 
 def test_the_tracking_uri_is_written_without_its_password():
@@ -28,7 +29,6 @@ def test_the_tracking_uri_is_written_without_its_password():
 def test_a_tracking_password_is_never_written_to_the_sweeps_files(tmp_path):
     """A sweep into a server named with user:password: sweep.json, summary.csv, the run folders
     and the terminal hold the URI without the password; the runs land on the server."""
-    from servers import HOST, free_port, mlflow_server, tail, train, wait_http
 
     port, log = free_port(), tmp_path / "server.log"
     (tmp_path / "server").mkdir()

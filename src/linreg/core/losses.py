@@ -35,10 +35,10 @@ class LossKind:
     value: Callable  # (r float, d) -> float: the plain-Python backend's
     slope: Callable
     unit: Callable  # (r, d, out) -> u with slope = slope_scale * u (the row-block kernel)
-    unit_sum: Callable  # (r, u, d) -> the sum of the values, from r and u (no second pass)
-    torch_module: str  # the torch.nn loss; HalfMSELoss is linreg's own (0.5 * MSELoss)
-    solver: str  # linreg.core.solvers's exact minimiser
-    slope_scale: float = 1.0
+    unit_sum: Callable  # (r, u, d) -> the sum of the values, from r and u (no second pass over X)
+    torch_module: str  # a torch.nn loss, or linreg's own in torch_common.OWN_MODULES (HalfMSELoss)
+    solver: str  # linreg.core.solvers's exact minimiser; least_squares: the stats path too
+    slope_scale: float = 1.0  # applied once to the row-block kernel's summed gradient
     smooth: bool = True  # differentiable everywhere
 
 

@@ -182,8 +182,13 @@ def loss_curve(
     ax.plot(x, loss, lw=1.5, label="J(θ) per epoch")
     if optimum_loss is not None:
         ax.axhline(optimum_loss, ls="--", c="k", lw=1, label="J at the optimum")
+    return _finished(fig, ax, path, title, "loss J(θ)")
+
+
+def _finished(fig, ax, path: Path, title: str, ylabel: str) -> Path:
+    """A per-epoch figure's axes fitted to its new lines, labelled and titled, then saved."""
     ax.autoscale_view()
-    ax.set(xlabel="epoch", ylabel="loss J(θ)")
+    ax.set(xlabel="epoch", ylabel=ylabel)
     legend_above(ax)
     _title(ax, title)
     return save(fig, path)
@@ -207,11 +212,7 @@ def param_trajectory(
             ax.axhline(truth[j], ls="--", lw=1, c=line.get_color())
     if truth is not None:
         ax.plot([], [], "k--", lw=1, label="true")
-    ax.autoscale_view()
-    ax.set(xlabel="epoch", ylabel="parameter value")
-    legend_above(ax)
-    _title(ax, title)
-    return save(fig, path)
+    return _finished(fig, ax, path, title, "parameter value")
 
 
 @_per_run

@@ -155,7 +155,7 @@ NUMERIC = tuple(c for c in columns(1) if c not in TEXT)
 
 def frame(records: list[RunRecord]):
     """One row per run, the columns in the record's order."""
-    import pandas as pd
+    import pandas as pd  # pandas: only where a table is built
 
     m = max((len(r.weights) for r in records), default=1)
     df = pd.DataFrame([r.row() for r in records], columns=columns(m))

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import yaml
+
 from linreg.run.names import name_parts, run_name
 from linreg.run.record import MANIFEST, RunRecord
 
@@ -38,8 +40,6 @@ def records(sweep_dir: Path, manifest: dict | None = None) -> list[RunRecord]:
 
 
 def interrupted(folder: Path) -> RunRecord:
-    import yaml
-
     try:
         cfg = yaml.safe_load((folder / ".hydra" / "config.yaml").read_text())
         what = dict(

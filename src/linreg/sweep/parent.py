@@ -16,6 +16,7 @@ import os
 import time
 from pathlib import Path
 
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
 
 from linreg.config.data import load_data
@@ -39,8 +40,6 @@ log = logging.getLogger("linreg")
 def swept(config: DictConfig) -> tuple[list[str], int | None]:
     """The keys a sweep varies (command line and ``hydra.sweeper.params``) and its number of
     runs (None when a sweeper chooses them as it goes, as Optuna does)."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
     lines = list(config.hydra.overrides.task)
     grid = OmegaConf.select(config, "hydra.sweeper.params") or {}
     lines += [f"{k}={v}" for k, v in grid.items()]

@@ -38,7 +38,7 @@ def _user() -> str | None:
 def source_tags() -> dict:
     """MLflow's own tags for where a run comes from (its Source and User columns), and the DVC
     experiment that ran it (``dvc exp run``); None values are left out by the store."""
-    from mlflow.entities import SourceType
+    from mlflow.entities import SourceType  # mlflow (~1.2 s to import): only when a run is recorded
 
     return {
         "mlflow.source.name": SOURCE,

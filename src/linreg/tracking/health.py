@@ -8,6 +8,9 @@ import urllib.error
 import urllib.request
 from urllib.parse import urlsplit, urlunsplit
 
+from linreg.core.errors import UsageError
+from linreg.tracking.redact import redact
+
 TIMEOUT_S = 5
 
 
@@ -31,3 +34,12 @@ def check_server(uri: str) -> str | None:
         return None  # it answered (a proxy, an auth wall): MLflow will say more
     except (urllib.error.URLError, OSError, ValueError) as err:
         return str(getattr(err, "reason", err))
+
+
+def require_server(uri: str) -> None:
+    """The tracking server answers, or the command stops here with one line."""
+    why = check_server(uri)
+    if why:
+        raise UsageError(
+            f"tracking.uri must name an MLflow server that answers, got {redact(uri)} ({why})"
+        )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -56,14 +57,12 @@ def raw_rows(data, n: int = EXAMPLE_ROWS) -> np.ndarray:
 def _requirements() -> list[str]:
     """Pinned from this environment: MLflow would otherwise infer them by loading the model in
     a subprocess, which costs seconds per model."""
-    from importlib.metadata import version
-
     return [f"{p}=={version(p)}" for p in ("mlflow", "numpy", "pandas")]
 
 
 def save(folder: Path, theta: dict, example, model) -> Path:
     """The pyfunc model in ``folder/model``: the code, theta.json, signature and input example."""
-    import mlflow.pyfunc
+    import mlflow.pyfunc  # mlflow (~1.2 s to import): only when a run is recorded
     import pandas as pd
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
@@ -90,6 +89,7 @@ def save(folder: Path, theta: dict, example, model) -> Path:
 def log_model(store, run_id: str, rec, data, outputs_of: tuple[str, ...] = ()) -> str:
     """Log run ``run_id``'s learned line (``rec``, trained on ``data``) as its model; listed
     among the models of ``outputs_of`` too (a sweep's parent run).  Returns the model's id."""
+    # mlflow (~1.2 s to import): only when a run is recorded
     from mlflow.entities import LoggedModelOutput
     from mlflow.models import Model
 
@@ -122,6 +122,7 @@ def log_model(store, run_id: str, rec, data, outputs_of: tuple[str, ...] = ()) -
 def register(store, model_id: str, name: str, run_id: str, description: str, tags: dict):
     """A new version of registered model ``name`` from logged model ``model_id`` (the registered
     model created the first time), linked to run ``run_id``; the version."""
+    # mlflow (~1.2 s to import): only when a run is recorded
     from mlflow.exceptions import MlflowException
     from mlflow.utils.mlflow_tags import MLFLOW_MODEL_VERSIONS
 

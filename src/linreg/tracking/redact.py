@@ -4,12 +4,11 @@ server's ``http://user:password@host``), and back again from the environment to 
 from __future__ import annotations
 
 import os
+from urllib.parse import urlsplit, urlunsplit
 
 
 def redact(uri: str) -> str:
     """A tracking URI without its password, to be written to files."""
-    from urllib.parse import urlsplit, urlunsplit
-
     parts = urlsplit(uri)
     if parts.password is None:
         return uri

@@ -73,7 +73,7 @@ def log_run(store, run_id, run: RunConfig, data: Dataset, traj, rec, out: Path, 
         store.log_artifact(run_id, f)
     if (out / ".hydra").is_dir():  # Hydra's own record: the composed config and the overrides
         store.log_artifacts(run_id, out / ".hydra", "config")
-    import pandas as pd
+    import pandas as pd  # pandas: only where a table is built
 
     df = pd.DataFrame(data.X, columns=data.feature_names)
     df[data.target_name] = data.y

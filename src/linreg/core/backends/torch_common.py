@@ -22,10 +22,16 @@ class HalfMSELoss(nn.Module):
         return 0.5 * nn.functional.mse_loss(pred, target)
 
 
+# linreg's own loss modules, by the name a row of linreg.core.losses.KINDS gives as its
+# ``torch_module``; any other name is torch.nn's
+OWN_MODULES: dict[str, type[nn.Module]] = {"HalfMSELoss": HalfMSELoss}
+
+
 def criterion(loss: Loss) -> nn.Module:
-    """The loss's torch.nn module, as the loss registry names it."""
+    """The loss's torch module, as the loss registry names it: linreg's own (``OWN_MODULES``)
+    first, else torch.nn's."""
     module_name = loss.kind.torch_module
-    module = HalfMSELoss if module_name == "HalfMSELoss" else getattr(nn, module_name)
+    module = OWN_MODULES.get(module_name) or getattr(nn, module_name)
     return module(delta=loss.delta) if module_name == "HuberLoss" else module()
 
 
