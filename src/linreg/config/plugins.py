@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 from omegaconf import DictConfig, OmegaConf
 
+# the _target_ strings each plugin's config writes (tests/config/test_hydra_errors.py composes
+# each with Hydra's public compose and compares); strings only, nothing of Hydra is imported
 BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"  # hydra/sweeper=basic
 GRID_SWEEPER = "hydra_plugins.linreg_sweeper.linreg_sweeper.GridSweeper"  # linreg's default
 OPTUNA_SWEEPER = "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper"

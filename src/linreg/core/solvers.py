@@ -235,12 +235,9 @@ def solve(loss: Loss, X, y, *, fit_intercept=True, X_low=None, y_low=None, names
     ]
     involved = np.abs(N).max(axis=1) > 1e-9 * np.abs(N).max()
     dependent = tuple(lab for lab, k in zip(labels, involved, strict=True) if k)
+    said = "warning: the design has rank %d < %d columns (%s are linearly dependent): the optimum"
     log.warning(
-        "warning: the design has rank %d < %d columns (%s are linearly dependent): the optimum "
-        "is not unique; the minimum-norm one is reported",
-        rank,
-        p,
-        ", ".join(dependent),
+        said + " is not unique; the minimum-norm one is reported", rank, p, ", ".join(dependent)
     )
     return Optimum(_theta(x, fit_intercept), unique=False, dependent=dependent)
 

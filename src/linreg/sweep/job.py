@@ -11,22 +11,21 @@ on.
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import tempfile
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from linreg.config.data import load_data
+from linreg.config.data import load_data, optimum_of
 from linreg.config.paths import resolve_uri
 from linreg.config.typed import RunConfig, naming
 from linreg.core.backends import fit
 from linreg.core.data import Dataset
 from linreg.core.device import resolve_device
 from linreg.core.errors import LinregError, UnsupportedCombination
-from linreg.core.evaluation import evaluate, find_optimum
+from linreg.core.evaluation import evaluate
 from linreg.present.run_folder import write_run_files
 from linreg.run import signals
 from linreg.run.names import progress_line
@@ -49,27 +48,6 @@ class Place:
     parent_run_id: str | None = None
     index: int | None = None  # 0-based
     total: int | None = None
-
-
-@dataclass(frozen=True)
-class _OptimumOf:
-    """The key of an exact optimum: the data (by its digest), the loss and the intercept."""
-
-    digest: str
-    loss: object
-    fit_intercept: bool
-    data: Dataset = field(compare=False, hash=False)
-
-
-@functools.lru_cache(maxsize=8)
-def _solved(key: _OptimumOf):
-    return find_optimum(key.data, key.loss, key.fit_intercept)
-
-
-def _optimum(data: Dataset, loss, fit_intercept: bool = True):
-    """The exact optimum, solved once per (data, loss, intercept) in a process: one serves every
-    run."""
-    return _solved(_OptimumOf(data.digest, loss, fit_intercept, data))
 
 
 def execute(run: RunConfig, place: Place) -> RunRecord:
@@ -137,7 +115,7 @@ class Job:
     def train(self, data: Dataset) -> None:
         run, rec = self.run, self.rec
         traj = fit(data.X, data.y, data.theta0, run.settings, run.backend)
-        theta_opt = _optimum(data, run.settings.loss, run.settings.fit_intercept)
+        theta_opt = optimum_of(data, run.settings.loss, run.settings.fit_intercept)
         ev = evaluate(
             traj.theta_final,
             data,
