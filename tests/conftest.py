@@ -7,11 +7,25 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
 from linreg.core import DataSpec, generate
-from tests.helpers.cli import Cli
+from tests.helpers.cli import Cli, make_store
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cache_of_the_session(tmp_path_factory):
+    """linreg's cache (drawn data) in the session's tmp dir, shared by the xdist workers and the
+    processes the tests start, never the user's ~/.cache."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    mp = pytest.MonkeyPatch()
+    mp.setenv("XDG_CACHE_HOME", str(root / "cache"))
+    yield
+    mp.undo()
 
 
 @pytest.fixture(scope="session")
@@ -25,7 +39,26 @@ def walkthrough_data():
 
 @pytest.fixture
 def cli(tmp_path) -> Cli:
+    """``python -m linreg.train`` in tmp_path, whose store does not exist yet: the first run
+    makes it (the tests of bad input and of making a store)."""
     return Cli(tmp_path)
+
+
+@pytest.fixture
+def stored_cli(tmp_path, made_store) -> Cli:
+    """As :func:`cli`, with the store made already: a copy of :func:`made_store`, as linreg
+    itself makes a store (beside its place, then moved in).  For the tests of runs, which then
+    do not pay MLflow's schema migrations (seconds of CPU) once each."""
+    shutil.copy(made_store, tmp_path / "mlflow.db")
+    return Cli(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def made_store(once) -> Path:
+    """An MLflow sqlite store with its tables and migrations, made by MLflow once per session
+    (in a process of its own, as linreg makes one); tests copy it, never write it."""
+    folder, _ = once("made-store", lambda folder: make_store(folder / "mlflow.db"))
+    return folder / "mlflow.db"
 
 
 @pytest.fixture(scope="session")

@@ -378,16 +378,16 @@ def test_joblib_multirun_records_every_run_in_a_new_store(cli):
 
 # --- faults: skipped, diverged, failed -----------------------------------------------------------
 @pytest.mark.slow
-def test_a_sweep_records_skipped_diverged_and_failed_runs(cli):
+def test_a_sweep_records_skipped_diverged_and_failed_runs(stored_cli):
     axes = {"backend": ["numpy", "torch"], "device": ["cpu", "cuda"], "train.lr": ["0.1", "10"]}
     # Hydra's basic sweeper numbers the jobs in the order of the grid's product
     order = [f"{b}-mse-lr={lr}-ep=20-{d}" for b, d, lr in itertools.product(*axes.values())]
     # A real failure: the folder where one run must write trajectory.csv holds a directory of
     # that name, so writing the run's files raises IsADirectoryError mid-run.
     failing = "torch-mse-lr=0.1-ep=20-cpu"
-    sweep_dir = cli.cwd / "outputs" / "sweeps" / "faults"
+    sweep_dir = stored_cli.cwd / "outputs" / "sweeps" / "faults"
     (sweep_dir / f"{order.index(failing)}-{failing}" / "trajectory.csv").mkdir(parents=True)
-    proc = cli.train(
+    proc = stored_cli.train(
         "-m",
         *(f"{k}={','.join(v)}" for k, v in axes.items()),
         "train.epochs=20",
@@ -436,8 +436,8 @@ def test_a_sweep_records_skipped_diverged_and_failed_runs(cli):
     assert "IsADirectoryError" in results[failing].reason
     assert "Traceback" in (sweep_dir / results[failing].run_folder / "error.txt").read_text()
 
-    client = cli.client()
-    parents, children = split_runs(cli.runs())
+    client = stored_cli.client()
+    parents, children = split_runs(stored_cli.runs())
     assert len(children) == 8
     assert not [r for r in [*parents, *children] if r.info.status == "RUNNING"]
     by_id = {r.info.run_id: r for r in children}
@@ -454,8 +454,8 @@ def test_a_sweep_records_skipped_diverged_and_failed_runs(cli):
 
 
 @pytest.mark.slow
-def test_diverged_and_skipped_runs_exit_0(cli):
-    proc = cli.train(
+def test_diverged_and_skipped_runs_exit_0(stored_cli):
+    proc = stored_cli.train(
         "-m",
         "backend=numpy",
         "device=cpu,cuda",
@@ -466,7 +466,7 @@ def test_diverged_and_skipped_runs_exit_0(cli):
     )
     assert_ran(proc, code=0)
     assert counts_line(proc.stdout).endswith(": 2 runs: 0 ok, 1 diverged, 1 skipped, 0 failed")
-    assert not [r for r in cli.runs() if r.info.status != "FINISHED"]
+    assert not [r for r in stored_cli.runs() if r.info.status != "FINISHED"]
 
 
 KINDS = {"epoch", "final", "error", "time"}

@@ -1,8 +1,10 @@
 """The pipeline tests' command line: the repository, the environment under test, ``python -m
-linreg.train`` as a subprocess with its own sqlite MLflow store, and that store read back.
+linreg.train`` as a process of its own with its own sqlite MLflow store, and that store read back.
 
-Real components only: the CLI runs as a subprocess, MLflow is a sqlite store in the test's own
-tmp dir read back with MlflowClient.  Nothing writes into the repo."""
+Real components only: the CLI runs as a process of its own (started warm, :mod:`tests.helpers.warm`,
+unless ``LINREG_TESTS_COLD=1`` or the working directory is a project with its own conf/), MLflow is
+a sqlite store in the test's own tmp dir read back with MlflowClient.  Nothing writes into the
+repo."""
 
 from __future__ import annotations
 
@@ -11,8 +13,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.helpers.warm import WarmServer
+
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent  # python, dvc and mlflow of the environment under test
+SERVER: dict[str, WarmServer] = {}  # this test process's warm server, once started
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -41,13 +46,13 @@ class Cli:
         return self.command([str(VENV_BIN / "linreg"), *args], timeout)
 
     def command(self, argv: list[str], timeout: float = 300) -> subprocess.CompletedProcess:
+        env = clean_env(MLFLOW_TRACKING_URI=self.uri)
+        python = argv[0] in (sys.executable, str(VENV_BIN / "python"))
+        module = argv[2] if python and argv[1:2] == ["-m"] else ""
+        if module.startswith("linreg.") and warm(self.cwd):
+            return warm_server().run(module, argv[3:], self.cwd, env, timeout)
         return subprocess.run(
-            argv,
-            cwd=self.cwd,
-            env=clean_env(MLFLOW_TRACKING_URI=self.uri),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
+            argv, cwd=self.cwd, env=env, capture_output=True, text=True, timeout=timeout
         )
 
     def client(self):
@@ -57,6 +62,32 @@ class Cli:
 
     def runs(self, experiment: str = "linreg") -> list:
         return store_runs(self.uri, experiment)
+
+
+def make_store(db: Path) -> None:
+    """A new MLflow sqlite store at ``db``, made by MLflow in a process of its own."""
+    code = "import sys, mlflow; mlflow.MlflowClient(sys.argv[1]).search_experiments()"
+    argv = [sys.executable, "-c", code, f"sqlite:///{db}"]
+    subprocess.run(argv, env=clean_env(), check=True, capture_output=True, timeout=300)
+    assert db.is_file(), db
+
+
+def warm(cwd: Path) -> bool:
+    """Whether ``python -m linreg...`` in ``cwd`` may start warm: not where the suite runs cold,
+    nor in a project with its own conf/ (the server read linreg's conf/ as it started)."""
+    if os.environ.get("LINREG_TESTS_COLD") == "1":
+        return False
+    here = Path(cwd).resolve()
+    return not any(
+        (f / "conf" / "pipeline.yaml").is_file() and (f / "dvc.yaml").is_file()
+        for f in (here, *here.parents)
+    )
+
+
+def warm_server() -> WarmServer:
+    if "server" not in SERVER or not SERVER["server"].alive():
+        SERVER["server"] = WarmServer(clean_env())
+    return SERVER["server"]
 
 
 def store_runs(uri: str, experiment: str = "linreg") -> list:

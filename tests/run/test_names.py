@@ -60,11 +60,11 @@ def test_run_name_adds_the_other_swept_keys(compose):
 
 
 @pytest.mark.slow
-def test_single_runs_with_the_same_name_keep_their_own_folders(cli):
+def test_single_runs_with_the_same_name_keep_their_own_folders(stored_cli):
     for momentum in ("0.5", "0"):
-        proc = cli.train(f"train.momentum={momentum}", "backend=numpy", *QUICK)
+        proc = stored_cli.train(f"train.momentum={momentum}", "backend=numpy", *QUICK)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         time.sleep(1.1)  # the folder's name has the second it started
-    folders = sorted((cli.cwd / "outputs" / "runs").iterdir())
+    folders = sorted((stored_cli.cwd / "outputs" / "runs").iterdir())
     assert len(folders) == 2
     assert [RunRecord.read(f).momentum for f in folders] == [0.5, 0.0]

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from linreg.run.record import RunRecord
-from tests.helpers.cli import REPO, clean_env
+from tests.helpers.cli import REPO, Cli, clean_env
 from tests.helpers.figures import embedded_images
 from tests.helpers.processes import wait_for_run
 
@@ -60,8 +60,7 @@ def test_the_evaluate_stage_writes_the_gif_and_logs_it_with_the_report_to_the_pa
     stages = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
     for name in ("generate", "train", "evaluate"):
         cmd = stages[name]["cmd"].replace("python", sys.executable, 1).split()
-        proc = subprocess.run(cmd, cwd=tmp_path, env=clean_env(MLFLOW_TRACKING_URI=uri),
-                              capture_output=True, text=True, timeout=300)  # fmt: skip
+        proc = Cli(tmp_path).command(cmd, timeout=300)
         assert proc.returncode == 0, (name, proc.stdout, proc.stderr[-2000:])
     results = tmp_path / "results"
     with Image.open(results / "figures" / "descent.gif") as gif:
@@ -121,8 +120,7 @@ def test_evaluate_reads_a_sweep_that_was_interrupted(tmp_path):
     env = clean_env(MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'mlflow.db'}")
 
     def stage(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", *args], cwd=tmp_path, env=env,
-                              capture_output=True, text=True, timeout=300)  # fmt: skip
+        return Cli(tmp_path).command([sys.executable, "-m", *args], timeout=300)
 
     assert stage("linreg.generate", "params.yaml", "data").returncode == 0
     proc = subprocess.Popen(

@@ -13,13 +13,13 @@ from tests.helpers.processes import SHORT, start
 
 # --- nothing lost or overwritten: reruns, same-named runs, YAML types -----------------------------
 @pytest.mark.slow
-def test_a_sweep_rerun_into_its_folder_counts_this_sweeps_runs(cli):
+def test_a_sweep_rerun_into_its_folder_counts_this_sweeps_runs(stored_cli):
     args = ["-m", "train.lr=0.1,0.2", "backend=numpy", *QUICK, "hydra.sweep.dir=again"]
     for _ in range(2):
-        proc = cli.train(*args)
+        proc = stored_cli.train(*args)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert counts_line(proc.stdout) == "again: 2 runs: 2 ok, 0 diverged, 0 skipped, 0 failed"
-    assert len(pd.read_csv(cli.cwd / "again" / "summary.csv")) == 2
+    assert len(pd.read_csv(stored_cli.cwd / "again" / "summary.csv")) == 2
 
 
 @pytest.mark.slow

@@ -42,39 +42,43 @@ def assert_failed_by_the_data(cli, proc, sweep_dir, failing: dict, reason: str) 
 
 
 @pytest.mark.slow
-def test_a_batch_larger_than_the_data_fails_that_run_only(cli):
+def test_a_batch_larger_than_the_data_fails_that_run_only(stored_cli):
     # the walkthrough's data has n=100 samples: batch_size=500 cannot run, batch_size=50 can
-    proc = cli.train("-m", "train.batch_size=50,500", "backend=numpy", "train.epochs=5",
+    proc = stored_cli.train("-m", "train.batch_size=50,500", "backend=numpy", "train.epochs=5",
                      "hydra.sweep.dir=sweep")  # fmt: skip
     assert_failed_by_the_data(
-        cli,
+        stored_cli,
         proc,
-        cli.cwd / "sweep",
+        stored_cli.cwd / "sweep",
         {"batch_size": 500},
         r"^train\.batch_size must be an integer >= 1 and <= 100, got 500$",
     )
 
 
 @pytest.mark.slow
-def test_a_batch_larger_than_one_swept_dataset_fails_that_run_only(cli):
+def test_a_batch_larger_than_one_swept_dataset_fails_that_run_only(stored_cli):
     # only the combination n=50, batch=100 cannot run
-    proc = cli.train(
+    proc = stored_cli.train(
         "-m", "data.n_samples=50,200", "train.batch_size=10,100",
         "backend=numpy", *QUICK, "hydra.sweep.dir=sweep",
     )  # fmt: skip
     assert_failed_by_the_data(
-        cli,
+        stored_cli,
         proc,
-        cli.cwd / "sweep",
+        stored_cli.cwd / "sweep",
         {"n_samples": 50, "batch_size": 100},
         r"^train\.batch_size must be an integer >= 1 and <= 50, got 100$",
     )
 
 
 @pytest.mark.slow
-def test_a_failed_run_exits_1_with_a_primary_config_of_ones_own(cli):
-    grid = grid_config(cli, {"train.batch_size": "50,500"})
-    proc = cli.train("-m", *grid, "backend=numpy", *QUICK, "hydra.sweep.dir=sweep")
+def test_a_failed_run_exits_1_with_a_primary_config_of_ones_own(stored_cli):
+    grid = grid_config(stored_cli, {"train.batch_size": "50,500"})
+    proc = stored_cli.train("-m", *grid, "backend=numpy", *QUICK, "hydra.sweep.dir=sweep")
     assert_failed_by_the_data(
-        cli, proc, cli.cwd / "sweep", {"batch_size": 500}, r"^train\.batch_size must be"
+        stored_cli,
+        proc,
+        stored_cli.cwd / "sweep",
+        {"batch_size": 500},
+        r"^train\.batch_size must be",
     )

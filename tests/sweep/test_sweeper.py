@@ -4,26 +4,20 @@ Hydra's basic sweeper, in the same order, numbers and batches; a grid in config
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from linreg.sweep import folder as sweep_folder
-from tests.helpers.cli import clean_env, split_runs
+from tests.helpers.cli import Cli, split_runs
 from tests.helpers.commands import QUICK, assert_ran, counts_line, grid_config, grid_group
 
 
 def sweep(cwd: Path, folder: str, *args: str) -> list[list[str]]:
     """A real multirun into ``cwd/folder``; each job's overrides, in job order."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "linreg.train", "-m", *args, "backend=numpy", "train.epochs=5",
-         "tracking.figures=false", "tracking.graph=false", f"hydra.sweep.dir={folder}"],
-        cwd=cwd, env=clean_env(MLFLOW_TRACKING_URI=f"sqlite:///{cwd / 'mlflow.db'}"),
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    proc = Cli(cwd).train("-m", *args, "backend=numpy", "train.epochs=5", "tracking.figures=false",
+                          "tracking.graph=false", f"hydra.sweep.dir={folder}")  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     jobs = sorted((cwd / folder).glob("*/.hydra/overrides.yaml"),
                   key=lambda p: int(p.parent.parent.name.split("-", 1)[0]))  # fmt: skip
@@ -69,14 +63,14 @@ def assert_lr_grid_ran(cli, proc) -> None:
 
 
 @pytest.mark.slow
-def test_a_grid_in_a_config_group_runs_each_value(cli):
-    proc = cli.train("-m", *grid_group(cli, "0.01,0.1"), "backend=numpy", *QUICK,
+def test_a_grid_in_a_config_group_runs_each_value(stored_cli):
+    proc = stored_cli.train("-m", *grid_group(stored_cli, "0.01,0.1"), "backend=numpy", *QUICK,
                      "hydra.sweep.dir=sweep")  # fmt: skip
-    assert_lr_grid_ran(cli, proc)
+    assert_lr_grid_ran(stored_cli, proc)
 
 
 @pytest.mark.slow
-def test_a_grid_in_a_primary_config_of_ones_own_runs_each_value(cli):
-    proc = cli.train("-m", *grid_config(cli, {"train.lr": "0.01,0.1"}), "backend=numpy", *QUICK,
-                     "hydra.sweep.dir=sweep")  # fmt: skip
-    assert_lr_grid_ran(cli, proc)
+def test_a_grid_in_a_primary_config_of_ones_own_runs_each_value(stored_cli):
+    grid = grid_config(stored_cli, {"train.lr": "0.01,0.1"})
+    proc = stored_cli.train("-m", *grid, "backend=numpy", *QUICK, "hydra.sweep.dir=sweep")
+    assert_lr_grid_ran(stored_cli, proc)

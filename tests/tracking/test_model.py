@@ -114,15 +114,17 @@ def _example(uri: str, run: str) -> str:
 
 # --- a sweep registers its best run per loss ----------------------------------------------------
 @pytest.mark.slow
-def test_a_sweep_registers_its_best_run_per_loss_and_a_new_version_each_time(cli, monkeypatch):
+def test_a_sweep_registers_its_best_run_per_loss_and_a_new_version_each_time(
+    stored_cli, monkeypatch
+):
     for n in (1, 2):
-        proc = cli.train(*SWEEP, f"hydra.sweep.dir=outputs/sweep{n}")
+        proc = stored_cli.train(*SWEEP, f"hydra.sweep.dir=outputs/sweep{n}")
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert "Traceback" not in proc.stderr, proc.stderr
         assert f"models:  linreg-mae/{n}, linreg-mse/{n}" in proc.stdout, proc.stdout
-    client = cli.client()
-    parents, children = split_runs(cli.runs())
-    recs = records(cli.cwd / "outputs" / "sweep2")
+    client = stored_cli.client()
+    parents, children = split_runs(stored_cli.runs())
+    recs = records(stored_cli.cwd / "outputs" / "sweep2")
     best = best_runs(frame(recs), ["loss"]).set_index("loss")
     by_id = {r.mlflow_run_id: r for r in recs}
     [parent2] = [p for p in parents if p.data.tags["sweep_dir"].endswith("sweep2")]
@@ -144,7 +146,7 @@ def test_a_sweep_registers_its_best_run_per_loss_and_a_new_version_each_time(cli
         assert latest.source == client.get_logged_model(model_id).artifact_location
         made = json.loads(client.get_logged_model(model_id).tags["mlflow.modelVersions"])
         assert [(m["name"], str(m["version"])) for m in made] == [(name, "2")]
-        model = load(cli.uri, f"models:/{name}/latest", monkeypatch)
+        model = load(stored_cli.uri, f"models:/{name}/latest", monkeypatch)
         got = predicted(model, X, data.feature_names)
         assert_line(got, rec, X)
     # best only: the other children have no model
@@ -154,12 +156,12 @@ def test_a_sweep_registers_its_best_run_per_loss_and_a_new_version_each_time(cli
 
 @pytest.mark.slow
 @pytest.mark.parametrize("choice", ["all", "none"])
-def test_log_models_all_logs_every_run_and_none_logs_no_model(cli, monkeypatch, choice):
-    proc = cli.train(*SWEEP, f"tracking.log_models={choice}")
+def test_log_models_all_logs_every_run_and_none_logs_no_model(stored_cli, monkeypatch, choice):
+    proc = stored_cli.train(*SWEEP, f"tracking.log_models={choice}")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    _, children = split_runs(cli.runs())
+    _, children = split_runs(stored_cli.runs())
     assert len(children) == 4  # SWEEP's runs: "none" below holds for each of them
-    client = cli.client()
+    client = stored_cli.client()
     registered = [m.name for m in client.search_registered_models()]
     if choice == "none":
         assert registered == [] and "models:" not in proc.stdout
@@ -168,10 +170,12 @@ def test_log_models_all_logs_every_run_and_none_logs_no_model(cli, monkeypatch, 
     assert sorted(registered) == ["linreg-mae", "linreg-mse"]
     data = generate(DataSpec())
     X = data.X.astype(np.float64)
-    recs = {r.mlflow_run_id: r for r in records(next((cli.cwd / "outputs/sweeps").iterdir()))}
+    recs = {
+        r.mlflow_run_id: r for r in records(next((stored_cli.cwd / "outputs/sweeps").iterdir()))
+    }
     for c in children:  # every run has its own model, runs:/<id>/model
         rec = recs[c.info.run_id]
-        model = load(cli.uri, f"runs:/{c.info.run_id}/model", monkeypatch)
+        model = load(stored_cli.uri, f"runs:/{c.info.run_id}/model", monkeypatch)
         got = predicted(model, X, data.feature_names)
         assert_line(got, rec, X)
     for v in client.search_model_versions("name = 'linreg-mse'"):  # registered: the logged one
@@ -181,16 +185,18 @@ def test_log_models_all_logs_every_run_and_none_logs_no_model(cli, monkeypatch, 
 
 # --- served -----------------------------------------------------------------------------------
 @pytest.mark.slow
-def test_mlflow_models_serve_answers_with_the_runs_prediction(cli, tmp_path):
-    proc = cli.train(*SWEEP)
+def test_mlflow_models_serve_answers_with_the_runs_prediction(stored_cli, tmp_path):
+    proc = stored_cli.train(*SWEEP)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    recs = records(next((cli.cwd / "outputs/sweeps").iterdir()))
-    rec = next(r for r in recs if r.mlflow_run_id == _latest_run(cli, "linreg-mse"))
+    recs = records(next((stored_cli.cwd / "outputs/sweeps").iterdir()))
+    rec = next(r for r in recs if r.mlflow_run_id == _latest_run(stored_cli, "linreg-mse"))
     port = free_port()
     log = tmp_path / "serve.log"
     cmd = [str(VENV_BIN / "mlflow"), "models", "serve", "-m", "models:/linreg-mse/latest",
            "--env-manager", "local", "-h", HOST, "-p", str(port)]  # fmt: skip
-    with Background(cmd, log, cli.cwd, clean_env(MLFLOW_TRACKING_URI=cli.uri)) as server:
+    with Background(
+        cmd, log, stored_cli.cwd, clean_env(MLFLOW_TRACKING_URI=stored_cli.uri)
+    ) as server:
         wait_http(f"http://{HOST}:{port}/ping", server, log, timeout=120)
         body = json.dumps({"dataframe_split": {"columns": ["x_0"], "data": [[2.0], [-1.5]]}})
         request = urllib.request.Request(

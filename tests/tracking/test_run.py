@@ -11,12 +11,12 @@ from linreg.run.record import series_name
 
 
 @pytest.mark.slow
-def test_mlflow_gets_the_budget_and_the_run_folder_every_epoch(cli):
-    proc = cli.train("backend=numpy", "train.epochs=3000", "tracking.max_points=100",
+def test_mlflow_gets_the_budget_and_the_run_folder_every_epoch(stored_cli):
+    proc = stored_cli.train("backend=numpy", "train.epochs=3000", "tracking.max_points=100",
                      "tracking.figures=false", "hydra.run.dir=run")  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    [run] = cli.runs()
-    client = cli.client()
+    [run] = stored_cli.runs()
+    client = stored_cli.client()
     for key in ("loss", "w_0", "bias", "grad_norm"):
         history = client.get_metric_history(run.info.run_id, series_name(key))
         steps = sorted(m.step for m in history)
@@ -24,9 +24,9 @@ def test_mlflow_gets_the_budget_and_the_run_folder_every_epoch(cli):
         assert steps[0] == 0
     loss_steps = {m.step for m in client.get_metric_history(run.info.run_id, "epoch/loss")}
     assert 3000 in loss_steps  # the learned value, after the last epoch
-    table = pd.read_parquet(cli.cwd / "run" / "trajectory.parquet")
+    table = pd.read_parquet(stored_cli.cwd / "run" / "trajectory.parquet")
     assert table["epoch"].tolist() == list(range(3000))
-    csv = pd.read_csv(cli.cwd / "run" / "trajectory.csv")
+    csv = pd.read_csv(stored_cli.cwd / "run" / "trajectory.csv")
     np.testing.assert_array_equal(csv["loss"].to_numpy(), table["loss"].to_numpy())
     listed = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert "trajectory.parquet" in listed

@@ -41,6 +41,11 @@ def conf_dir() -> Path:
 CONF_DIR = conf_dir()
 
 
+def cache_dir() -> Path:
+    """linreg's cache on this machine: ``$XDG_CACHE_HOME/linreg``, else ``~/.cache/linreg``."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "linreg"
+
+
 def project_root() -> Path:
     """``DVC_ROOT`` when DVC runs the stage, else the nearest folder holding ``dvc.yaml``, else
     the working directory."""
