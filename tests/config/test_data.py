@@ -140,3 +140,15 @@ def test_large_data_are_drawn_each_time_not_kept(tmp_path, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     drawn(DataSpec(n_samples=1_100_000, n_features=1, weights=(2.5,)))
     assert not (tmp_path / "linreg" / "data").exists() or cached_folders(tmp_path) == []
+
+
+def test_a_relative_xdg_cache_home_is_ignored(tmp_path, monkeypatch):
+    """The XDG base directory specification: a relative path is not a cache home."""
+    from linreg.config.paths import cache_dir
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CACHE_HOME", "relative")
+    assert cache_dir() == tmp_path / "home" / ".cache" / "linreg"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "abs"))
+    assert cache_dir() == tmp_path / "abs" / "linreg"

@@ -77,6 +77,8 @@ for line in sys.stdin:
     _, status = os.waitpid(pid, 0)
     replies.write(json.dumps({"pid": pid, "code": os.waitstatus_to_exitcode(status)}) + "\n")
     replies.flush()
+import shutil
+shutil.rmtree(os.getcwd(), ignore_errors=True)  # the test process has gone: its home goes too
 """
 
 

@@ -86,6 +86,8 @@ def _keep(data: Dataset, folder: Path) -> None:
         save_dataset(data, tmp)
         os.replace(tmp, folder)
     except OSError:  # read-only, full, or another process's copy already in place
+        pass
+    finally:  # whatever stopped it (a signal too), no half-made copy is left behind
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -42,8 +42,10 @@ CONF_DIR = conf_dir()
 
 
 def cache_dir() -> Path:
-    """linreg's cache on this machine: ``$XDG_CACHE_HOME/linreg``, else ``~/.cache/linreg``."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "linreg"
+    """linreg's cache on this machine: ``$XDG_CACHE_HOME/linreg``, else ``~/.cache/linreg`` (a
+    relative ``XDG_CACHE_HOME`` is ignored, as the XDG base directory specification says)."""
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    return (Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache") / "linreg"
 
 
 def project_root() -> Path:
