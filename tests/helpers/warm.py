@@ -6,7 +6,15 @@ does anything; the suite starts a few hundred of them.  The server (one per test
 them, then forks a child per command.  The child is what ``python -m linreg.train ARGS`` is from
 ``runpy`` on: its own pid, working directory, environment, standard streams to files, argv, signal
 handlers and exit status; it runs ``linreg/train.py`` as ``__main__`` and ends through the
-interpreter's normal exit (atexit handlers included).  Only the imports are shared, as a copy.
+interpreter's normal exit: its atexit handlers run, and an uncaught exception is printed and ends
+it as it would end a new interpreter.  Only the imports are shared, as a copy.
+
+Two things keep a child from paying for the server's size: the imported objects are frozen out of
+the garbage collector (``gc.freeze``), and a child that ended by returning or by ``sys.exit``
+skips the interpreter's teardown once its atexit handlers have run (``os._exit`` with its exit
+status).  Both would touch every object the server holds and so copy every page of it: about two
+seconds a command.  A file a command leaves unclosed is then not flushed for it: stricter than a
+new interpreter, never looser.
 
 Tests of how the command starts (the console script, signals, a store made by processes started
 together, a project's own conf/ in the working directory) start a new interpreter instead
@@ -49,10 +57,26 @@ WARM = [
 ]
 
 SERVER = r"""
-import importlib, json, os, runpy, signal, sys
+import atexit, gc, importlib, json, os, runpy, signal, sys
+EXIT = []  # a child's exit status once its command has ended by returning or by sys.exit
+
+
+@atexit.register  # registered first, so it runs last: after every handler the command registered
+def _end():
+    # the interpreter's own teardown would free each of the server's objects and so copy every
+    # page it holds; what a command must do before it ends it does in atexit handlers, run by now
+    if EXIT:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(EXIT[0])
+
+
 for name in sys.argv[2:]:
     importlib.import_module(name)
 replies = os.fdopen(int(sys.argv[1]), "w")
+# the imported objects stay out of the collector's way: a child's collections (its exit's among
+# them) would touch each object and so copy every page the server holds (~2 s a command)
+gc.freeze()
 replies.write("ready\n"); replies.flush()
 for line in sys.stdin:
     job = json.loads(line)
@@ -72,7 +96,13 @@ for line in sys.stdin:
         sys.path[0] = job["cwd"]
         sys.argv = ["-m", *job["argv"]]
         sys.modules.pop(job["module"], None)  # as in a new interpreter: only __main__ runs it
-        runpy.run_module(job["module"], run_name="__main__", alter_sys=True)
+        try:
+            runpy.run_module(job["module"], run_name="__main__", alter_sys=True)
+        except SystemExit as end:
+            code = end.code
+            EXIT.append(0 if code is None else code if isinstance(code, int) else 1)
+            raise
+        EXIT.append(0)
         sys.exit(0)
     _, status = os.waitpid(pid, 0)
     replies.write(json.dumps({"pid": pid, "code": os.waitstatus_to_exitcode(status)}) + "\n")
