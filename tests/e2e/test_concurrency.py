@@ -4,7 +4,9 @@ A fresh sqlite store gets its tables (and MLflow's schema migrations) from which
 touches it first; two processes doing that together used to corrupt the migration
 (``table _alembic_tmp_latest_metrics already exists``, ``duplicate column name: step``...) and
 could leave the store unusable.  ``linreg.tracking.Store`` serialises creating the schema and the
-experiment with a file lock beside the database.  Real processes, a real store, no mocks.
+experiment with a file lock beside the database.  Real processes (started warm, so that they
+reach the store within milliseconds of one another: :func:`tests.helpers.cli.popen`), a real
+store, no mocks.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.cli import VENV_BIN, clean_env, split_runs, store_runs
+from tests.helpers.cli import VENV_BIN, clean_env, popen, split_runs, store_runs
 
 pytestmark = pytest.mark.slow
 
@@ -43,7 +45,7 @@ def assert_store_healthy(db: Path, experiment: str = "linreg") -> str:
     return named[0].experiment_id
 
 
-def wait_all(procs: list[subprocess.Popen]) -> list[tuple[int, str, str]]:
+def wait_all(procs: list) -> list[tuple[int, str, str]]:
     out = []
     for proc in procs:
         try:
@@ -67,17 +69,8 @@ def test_two_sweeps_started_together_on_a_fresh_store(tmp_path, round_):
         str(VENV_BIN / "python"), "-m", "linreg.train", "-m", "train.lr=0.01,0.1",
         "backend=numpy", "train.epochs=5", "tracking.figures=false", "tracking.graph=false",
     ]  # fmt: skip
-    procs = [
-        subprocess.Popen(
-            [*argv, f"hydra.sweep.dir={tmp_path / f'sweep-{i}'}"],
-            cwd=tmp_path,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for i in range(2)
-    ]
+    procs = [popen([*argv, f"hydra.sweep.dir={tmp_path / f'sweep-{i}'}"], tmp_path, env)
+             for i in range(2)]  # fmt: skip
     results = wait_all(procs)
     for rc, stdout, stderr in results:
         assert rc == 0, stdout + stderr
@@ -89,7 +82,7 @@ def test_two_sweeps_started_together_on_a_fresh_store(tmp_path, round_):
     assert {c.data.tags["mlflow.parentRunId"] for c in children} == {p.info.run_id for p in parents}
 
 
-# Each starter imports everything first, then waits at a file barrier until all have, so that
+# Each starter is ready to open the store, then waits at a file barrier until all are, so that
 # they touch the store within milliseconds of one another.
 STARTER = """
 import sys, time
@@ -113,17 +106,8 @@ def test_many_starters_of_a_bare_store(tmp_path, round_):
     barrier = tmp_path / "barrier"
     barrier.mkdir()
     uri = f"sqlite:///{db}"
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", STARTER, uri, str(barrier), str(i), str(n)],
-            cwd=tmp_path,
-            env=clean_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for i in range(n)
-    ]
+    procs = [popen([sys.executable, "-c", STARTER, uri, str(barrier), str(i), str(n)], tmp_path,
+                   clean_env()) for i in range(n)]  # fmt: skip
     results = wait_all(procs)
     for rc, stdout, stderr in results:
         assert rc == 0, stdout + stderr

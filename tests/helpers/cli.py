@@ -2,7 +2,8 @@
 linreg.train`` as a process of its own with its own sqlite MLflow store, and that store read back.
 
 Real components only: the CLI runs as a process of its own (started warm, :mod:`tests.helpers.warm`,
-unless ``LINREG_TESTS_COLD=1`` or the working directory is a project with its own conf/), MLflow is
+unless ``LINREG_TESTS_COLD=1`` or the working directory is a project with its own conf/), alone
+(:meth:`Cli.command`) or beside others (:func:`popen`), MLflow is
 a sqlite store in the test's own tmp dir read back with MlflowClient.  Nothing writes into the
 repo."""
 
@@ -62,6 +63,20 @@ class Cli:
 
     def runs(self, experiment: str = "linreg") -> list:
         return store_runs(self.uri, experiment)
+
+
+def popen(argv: list[str], cwd: Path, env: dict[str, str]):
+    """``subprocess.Popen(argv, cwd=cwd, env=env, stdout=PIPE, stderr=PIPE, text=True)``, started
+    warm (:meth:`WarmServer.start`) where it may be: ``python -m linreg.*`` or ``python -c``
+    outside a project with its own conf/."""
+    python = argv[0] in (sys.executable, str(VENV_BIN / "python"))
+    if python and len(argv) > 2 and warm(cwd):
+        if argv[1] == "-m" and argv[2].startswith("linreg."):
+            return warm_server().start(argv[3:], cwd, env, module=argv[2])
+        if argv[1] == "-c":
+            return warm_server().start(argv[3:], cwd, env, code=argv[2])
+    pipe = subprocess.PIPE
+    return subprocess.Popen(argv, cwd=cwd, env=env, stdout=pipe, stderr=pipe, text=True)
 
 
 def make_store(db: Path) -> None:

@@ -3,12 +3,11 @@ has begun."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from tests.helpers.cli import clean_env
+from tests.helpers.cli import clean_env, popen
 
 LONG = ["backend=numpy", "train.epochs=300000", "tracking.figures=false", "tracking.graph=false"]
 
@@ -16,18 +15,14 @@ LONG = ["backend=numpy", "train.epochs=300000", "tracking.figures=false", "track
 SHORT = ["backend=numpy", "train.epochs=20", "tracking.figures=false", "tracking.graph=false"]
 
 
-def start(cwd: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "linreg.train", *args],
-        cwd=cwd,
-        env=clean_env(MLFLOW_TRACKING_URI=f"sqlite:///{cwd / 'mlflow.db'}"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+def start(cwd: Path, *args: str):
+    """``python -m linreg.train args`` in ``cwd``, running in the background (started warm: a
+    process of its own, :func:`tests.helpers.cli.popen`)."""
+    env = clean_env(MLFLOW_TRACKING_URI=f"sqlite:///{cwd / 'mlflow.db'}")
+    return popen([sys.executable, "-m", "linreg.train", *args], cwd, env)
 
 
-def wait_for_run(proc: subprocess.Popen, cwd: Path, sweep: str, folder_prefix: str = "0-",
+def wait_for_run(proc, cwd: Path, sweep: str, folder_prefix: str = "0-",
                  timeout: float = 180) -> None:  # fmt: skip
     """Until the sweep's run in the folder starting with ``folder_prefix`` is training: its MLflow
     run RUNNING with its params logged, so the run holds its run id and a signal from now on is

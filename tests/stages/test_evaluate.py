@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from linreg.run.record import RunRecord
-from tests.helpers.cli import REPO, Cli, clean_env
+from tests.helpers.cli import REPO, Cli, clean_env, popen
 from tests.helpers.figures import embedded_images
 from tests.helpers.processes import wait_for_run
 
@@ -113,8 +113,9 @@ def test_evaluate_reads_a_sweep_that_was_interrupted(tmp_path):
     import yaml
 
     params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params["train"]["epochs"] = 300000
-    params["grid"] = {"train": {"lr": [0.01, 0.02, 0.03]}, "backend": ["numpy"]}
+    # the first run short, the second long enough to be stopped in, a third never reached
+    params["grid"] = {"train": {"lr": [0.01], "epochs": [1000, 300000, 300001]},
+                      "backend": ["numpy"]}  # fmt: skip
     params["tracking"].update(figures=False, graph=False)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     env = clean_env(MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'mlflow.db'}")
@@ -123,22 +124,8 @@ def test_evaluate_reads_a_sweep_that_was_interrupted(tmp_path):
         return Cli(tmp_path).command([sys.executable, "-m", *args], timeout=300)
 
     assert stage("linreg.generate", "params.yaml", "data").returncode == 0
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "linreg.train",
-            "--params",
-            "params.yaml",
-            "data.dir=data",
-            "hydra.sweep.dir=runs",
-        ],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    train = ["linreg.train", "--params", "params.yaml", "data.dir=data", "hydra.sweep.dir=runs"]
+    proc = popen([sys.executable, "-m", *train], tmp_path, env)
     wait_for_run(proc, tmp_path, "runs", "1-")  # the second run training, the first done
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=120)
