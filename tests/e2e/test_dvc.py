@@ -424,41 +424,6 @@ def queue_two(proj: Path) -> dict[str, float]:
     return names
 
 
-@pytest.mark.slow
-def test_queued_experiments_record_in_the_projects_store(tmp_path):
-    """Queued experiments run in temporary copies of the project, yet record into its store."""
-    proj = make_project(tmp_path)
-    names = queue_two(proj)
-    try:
-        sh(proj, "dvc", "queue", "start", "-j", "1")
-        done = queue_done(proj, names)
-    finally:
-        sh(proj, "dvc", "queue", "stop", check=False, timeout=60)
-    for name in names:
-        assert re.search(rf"{name}\s.*Success", done), (
-            done + sh(proj, "dvc", "queue", "logs", name, check=False).stdout
-        )
-
-    assert sorted(proj.rglob("mlflow.db")) == [proj / "mlflow.db"]
-    parents, children = sweeps(proj)
-    assert len(parents) == 2 and len(children) == 4
-    for name, lr in names.items():
-        [parent] = [p for p in parents if p.data.tags.get("dvc_experiment") == name]
-        assert parent.info.run_name == f"dvc · {name} · 2 runs"
-        runs = children_of(parent, children)
-        assert len(runs) == 2
-        assert {r.data.params["train.lr"] for r in runs} == {str(lr)}
-        assert {r.data.params["backend.name"] for r in runs} == {"numpy"}
-        assert all(r.info.status == "FINISHED" for r in [parent, *runs])
-        assert parent.data.metrics["evaluate/n_runs"] == 2
-        for r in runs:
-            assert r.data.tags["dvc_experiment"] == name
-            assert r.info.artifact_uri.startswith((proj / "mlruns").as_uri())
-            artifacts = Path(r.info.artifact_uri.removeprefix("file://"))
-            assert (artifacts / "trajectory.csv").is_file()  # outlives the temporary copy
-        assert experiment_params(proj, name)["grid"]["train"]["lr"] == [lr]
-
-
 def project_processes(proj: Path) -> list:
     """The processes working inside ``proj`` (its queue workers and their stages: they run in
     the project or in its ``.dvc/tmp/exps`` copies)."""
@@ -488,24 +453,69 @@ def stop_queue(proj: Path, grace: float = 30) -> None:
     psutil.wait_procs(alive, timeout=10)
 
 
+@pytest.fixture
+def two_queued(once):
+    """Two experiments queued in a project without mlflow.db and run by ``dvc queue start -j 2``
+    (issue 9: the two workers used to race on creating the store), once for the tests below:
+    (the project, experiment name -> lr, ``dvc queue status`` at the end).  The tests only read
+    it."""
+
+    def run(folder: Path) -> dict:
+        proj = make_project(folder)
+        db = proj / "mlflow.db"
+        assert not db.exists() and not (proj / "mlruns").exists()  # the store does not exist yet
+        names = queue_two(proj)
+        assert not db.exists()
+        try:
+            sh(proj, "dvc", "queue", "start", "-j", "2")
+            done = queue_done(proj, names)
+        finally:
+            stop_queue(proj)
+        return {"names": names, "done": done}
+
+    folder, made = once("dvc-queue", run)
+    return folder / "proj", made["names"], made["done"]
+
+
 @pytest.mark.slow
-def test_two_queue_workers_create_a_missing_store_together(tmp_path):
+def test_queued_experiments_record_in_the_projects_store(two_queued):
+    """Queued experiments run in temporary copies of the project, yet record into its store."""
+    proj, names, done = two_queued
+    for name in names:
+        assert re.search(rf"{name}\s.*Success", done), (
+            done + sh(proj, "dvc", "queue", "logs", name, check=False).stdout
+        )
+
+    assert sorted(proj.rglob("mlflow.db")) == [proj / "mlflow.db"]
+    parents, children = sweeps(proj)
+    assert len(parents) == 2 and len(children) == 4
+    for name, lr in names.items():
+        [parent] = [p for p in parents if p.data.tags.get("dvc_experiment") == name]
+        assert parent.info.run_name == f"dvc · {name} · 2 runs"
+        runs = children_of(parent, children)
+        assert len(runs) == 2
+        assert {r.data.params["train.lr"] for r in runs} == {str(lr)}
+        assert {r.data.params["backend.name"] for r in runs} == {"numpy"}
+        assert all(r.info.status == "FINISHED" for r in [parent, *runs])
+        assert parent.data.metrics["evaluate/n_runs"] == 2
+        for r in runs:
+            assert r.data.tags["dvc_experiment"] == name
+            assert r.info.artifact_uri.startswith((proj / "mlruns").as_uri())
+            artifacts = Path(r.info.artifact_uri.removeprefix("file://"))
+            assert (artifacts / "trajectory.csv").is_file()  # outlives the temporary copy
+        assert experiment_params(proj, name)["grid"]["train"]["lr"] == [lr]
+
+
+@pytest.mark.slow
+def test_two_queue_workers_create_a_missing_store_together(two_queued):
     """Issue 9: `dvc queue start -j 2` with two queued experiments in a project without
     mlflow.db used to race on creating the store (`duplicate column name: step`, a lost
     experiment, sometimes a broken store).  Store.__init__ now creates the schema and the
     experiment under a file lock beside the sqlite file: both experiments land, the store opens."""
     import sqlite3
 
-    proj = make_project(tmp_path)
+    proj, names, done = two_queued
     db = proj / "mlflow.db"
-    assert not db.exists() and not (proj / "mlruns").exists()  # the store does not exist yet
-    names = queue_two(proj)
-    assert not db.exists()
-    try:
-        sh(proj, "dvc", "queue", "start", "-j", "2")
-        done = queue_done(proj, names)
-    finally:
-        stop_queue(proj)
     assert project_processes(proj) == []  # no queue worker left behind
     for name in names:
         assert re.search(rf"{name}\s.*Success", done), (
