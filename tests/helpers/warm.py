@@ -142,7 +142,10 @@ while True:
         replies.write(json.dumps({"started": pid}) + "\n")
         replies.flush()
 import shutil
-shutil.rmtree(os.getcwd(), ignore_errors=True)  # the test process has gone: its home goes too
+try:  # the test process has gone: its home goes too (unless the test process removed it first)
+    shutil.rmtree(os.getcwd(), ignore_errors=True)
+except FileNotFoundError:
+    pass
 """
 
 
@@ -239,6 +242,7 @@ class WarmProcess:
         self.server, self.pid, self.args = server, pid, args
         self.out, self.err = out, err
         self.returncode: int | None = None
+        self.output: tuple[str, str] | None = None
 
     def poll(self) -> int | None:
         if self.returncode is None:
@@ -253,12 +257,14 @@ class WarmProcess:
         return self.returncode
 
     def communicate(self, timeout: float | None = None) -> tuple[str, str]:
+        """The command's stdout and stderr once it has ended (the same again if asked again)."""
         self.wait(timeout)
-        enc = locale.getpreferredencoding(False)
-        out, err = self.out.read_text(encoding=enc), self.err.read_text(encoding=enc)
-        self.out.unlink(missing_ok=True)
-        self.err.unlink(missing_ok=True)
-        return out, err
+        if self.output is None:
+            enc = locale.getpreferredencoding(False)
+            self.output = self.out.read_text(encoding=enc), self.err.read_text(encoding=enc)
+            self.out.unlink(missing_ok=True)
+            self.err.unlink(missing_ok=True)
+        return self.output
 
     def send_signal(self, signum: int) -> None:
         if self.poll() is None:
