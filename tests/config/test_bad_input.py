@@ -471,6 +471,15 @@ BAD_INPUT = {
     "negative-lr": (["train.lr=-1"], r"train\.lr must be a number > 0, got -1"),
     "negative-lr-in-sweep": (["-m", "train.lr=0.1,-1"], r"train\.lr must be a number > 0"),
     "epochs-not-int": (["train.epochs=abc"], r"train\.epochs must be an integer, got 'abc'"),
+    # a single run's data is known before it starts (in a sweep the run fails: tests/sweep)
+    "batch-larger-than-the-data": (
+        ["train.batch_size=101", "backend=numpy"],
+        r"train\.batch_size must be an integer >= 1 and <= 100, got 101$",
+    ),
+    "batch-larger-than-a-csv": (
+        ["data=csv", "data.path=small.csv", "data.target=y", "train.batch_size=7"],
+        r"train\.batch_size must be an integer >= 1 and <= 5, got 7$",  # the 5 rows it trains on
+    ),
     "sweep-without-m": (["train.lr=0.1,0.2"], r"train\.lr=0\.1,0\.2 is a sweep: add -m"),
     "missing-csv": (
         ["data=csv", "data.path=missing.csv", "data.target=y"],
@@ -502,6 +511,10 @@ BAD_INPUT = {
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(cli, case):
     args, message = BAD_INPUT[case]
     before = set()
+    if case == "batch-larger-than-a-csv":
+        rows = "".join(f"{x},{2 * x + 1}\n" for x in range(6))
+        (cli.cwd / "small.csv").write_text("x,y\n" + rows)
+        before = {"small.csv"}
     if case == "csv-value-overflows-float32":
         rows = "".join(f"{x},{2 * x + 1}\n" for x in (0.5, -1.0, 1e300, 2.0, 0.25, 3.0))
         (cli.cwd / "big.csv").write_text("x,y\n" + rows)

@@ -3,9 +3,9 @@
 The base config is composed once with Hydra's public ``compose``; then each value of each swept
 key is checked against the schema and the core's rules on its own (one composition per value of
 a group, one cheap update per value of a plain key), never every combination.  Checks that need
-a whole combination and the data (``batch_size`` > n) are the run's own: it is recorded as
-failed with the one-line reason.  Every error is one line naming the key, what is allowed and
-what was given (:class:`UsageError`).
+a whole combination and the data (``batch_size`` > n) are, in a sweep, the run's own: it is
+recorded as failed with the one-line reason; a single run's are checked here, its data known.
+Every error is one line naming the key, what is allowed and what was given (:class:`UsageError`).
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from linreg.config.compose import compose
 from linreg.config.data import load_data
 from linreg.config.hydra_errors import explained
 from linreg.config.plugins import class_name, sweeper, sweeper_target
-from linreg.config.typed import GROUPS, RunConfig, check_runnable, run_config
+from linreg.config.typed import GROUPS, RunConfig, check_runnable, naming, run_config
 from linreg.config.writable import check_hydra, check_store
+from linreg.core.data import Dataset
 from linreg.core.errors import UsageError
 
 
@@ -60,7 +61,10 @@ def check(
         _check_objective(base, run, values)
     check_hydra(base, multirun)
     check_store(run)
-    _checked(check_data, run)
+    data = _checked(check_data, run)
+    if not multirun:
+        with naming("train."):  # the one run's batch against its data, known now
+            run.settings.check_against(len(data.y))
     return Checked(base=base, run=run, sweeps=values)
 
 
@@ -111,11 +115,11 @@ def swept_values(base: DictConfig, sweeps: list[Override], multirun: bool) -> di
     return values
 
 
-def check_data(run: RunConfig) -> None:
+def check_data(run: RunConfig) -> Dataset:
     """Read (or make) the data now: a missing or corrupt CSV or data folder, or a spec that
     cannot be drawn, stops the command before any run.  The runs of this process reuse the
     cached copy."""
-    load_data(run)
+    return load_data(run)
 
 
 def _values(o: Override) -> list | None:
